@@ -1,0 +1,187 @@
+"""The Discord side of the bot: the ``commands.Bot`` subclass and its command tree.
+
+Everything the bot needs (settings, database, HTTP session, core services) is made by the entry
+point and passed in; nothing here opens a resource of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.delivery import BUTTONS, JobRunner
+from bot.health import HealthServer
+from bot.replies import report_error
+from bot.services import Services
+from bot.storage import JobRow
+
+log = logging.getLogger(__name__)
+
+# Loaded in this order by setup_hook; a failure stops start-up.
+EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.imagine")
+
+SYNC_HASH_KEY = "command_sync_hash"
+
+
+def apply_discord_urls(settings: Settings) -> None:
+    """Point discord.py's REST and gateway at the configured URLs (the one place this is done)."""
+    discord.http.Route.BASE = settings.discord_api_base_url
+    if settings.discord_gateway_url is not None:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def bot_intents() -> discord.Intents:
+    """Only the guilds intent: slash commands arrive as interactions and need no message content
+    or member list, so the bot asks for no privileged intent."""
+    return discord.Intents(guilds=True)
+
+
+class ImagenTree(app_commands.CommandTree["ImagenBot"]):
+    """The one place slash-command errors become user messages."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[ImagenBot], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class ImagenBot(commands.Bot):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        services: Services,
+        extensions: tuple[str, ...] = EXTENSIONS,
+        force_sync: bool = False,
+        **options: Any,
+    ) -> None:
+        options.setdefault("guild_ready_timeout", 2.0)
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            help_command=None,
+            intents=bot_intents(),
+            tree_cls=ImagenTree,
+            member_cache_flags=discord.MemberCacheFlags.none(),
+            chunk_guilds_at_startup=False,
+            max_messages=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.services = services
+        self.db = services.db
+        self._extensions = extensions
+        self.force_sync = force_sync
+        self.synced: list[str] = []
+        self.runner = JobRunner(self)
+        self.health: HealthServer | None = None
+        self._interrupted: list[JobRow] = []
+        self._closing = False
+
+    async def setup_hook(self) -> None:
+        # Jobs a previous process left open are refunded before anything new can start.
+        self._interrupted = await self.services.generation.recover_interrupted()
+        self.add_dynamic_items(*BUTTONS)
+        for name in self._extensions:
+            # No try/except: a command that silently disappears is worse than a failed start.
+            await self.load_extension(name)
+        self.synced = await self.sync_commands(force=self.force_sync)
+        self.services.metrics.watch_gateway_latency(lambda: self.latency)
+        if self.settings.health_port is not None:
+            self.health = HealthServer(
+                self.settings.health_port,
+                is_gateway_connected=self.gateway_connected,
+                db_ping=self.db.ping,
+                metrics=self.services.metrics,
+            )
+            await self.health.start()
+
+    def gateway_connected(self) -> bool:
+        return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
+
+    def _sync_targets(self) -> list[discord.Object | None]:
+        targets: list[discord.Object | None] = [None]
+        if self.settings.dev_guild_id is not None:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            targets.append(guild)
+        return targets
+
+    def command_tree_hash(self, guild: discord.Object | None) -> str:
+        payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands(guild=guild)]
+        payload.sort(key=lambda c: (str(c.get("type")), str(c.get("name"))))
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    async def sync_commands(self, *, force: bool) -> list[str]:
+        """Sync the command tree where it changed since the last sync (or everywhere if forced).
+
+        Returns the scopes synced ("global", "guild:<id>").
+        """
+        done: list[str] = []
+        for guild in self._sync_targets():
+            scope = "global" if guild is None else f"guild:{guild.id}"
+            key = f"{SYNC_HASH_KEY}:{scope}"
+            digest = self.command_tree_hash(guild)
+            if not force and await self.db.get_meta(key) == digest:
+                log.info("commands unchanged for %s; not syncing", scope)
+                continue
+            synced = await self.tree.sync(guild=guild)
+            await self.db.set_meta(key, digest)
+            log.info("synced %d commands to %s", len(synced), scope)
+            done.append(scope)
+        return done
+
+    async def on_ready(self) -> None:
+        log.info(
+            "connected as %s (id %s) to %d servers",
+            self.user,
+            self.user and self.user.id,
+            len(self.guilds),
+        )
+        interrupted, self._interrupted = self._interrupted, []
+        for row in interrupted:
+            await self._tell_interrupted(row)
+
+    async def _tell_interrupted(self, row: JobRow) -> None:
+        """Say in the job's channel that it was cut off and refunded (pinging only its owner)."""
+        if row.channel_id is None:
+            return
+        channel = self.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
+        try:
+            await channel.send(
+                f"<@{row.user_id}> the bot restarted while your request (job {row.id}) was "
+                "in progress. You were not charged; please run it again.",
+                allowed_mentions=discord.AllowedMentions(
+                    everyone=False, roles=False, users=[discord.Object(row.user_id)]
+                ),
+            )
+        except discord.HTTPException as exc:
+            log.warning(
+                "could not tell user %d about interrupted job %d: %s", row.user_id, row.id, exc
+            )
+
+    async def shutdown(self) -> None:
+        """SIGTERM/SIGINT: stop taking jobs, let running ones finish within the grace, close."""
+        if self._closing:
+            return
+        self._closing = True
+        log.info(
+            "shutting down: finishing running jobs (up to %.0f s)", self.settings.shutdown_grace_s
+        )
+        await self.runner.shutdown(self.settings.shutdown_grace_s)
+        await self.close()
+
+    async def close(self) -> None:
+        if self.health is not None:
+            await self.health.stop()
+            self.health = None
+        await super().close()

@@ -1,0 +1,362 @@
+"""The life of a generation job, free of Discord: checks, reservation, queue, API call, settlement.
+
+The Discord side (``bot/delivery.py``) calls ``prepare`` before deferring (every refusal is cheap
+and private), then ``generate`` for the images, then ``complete`` or ``fail``. Every state change is
+written to the job row before the side effect it announces, and settling a job is one statement
+that the database applies at most once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+
+from bot.api import AimlApiClient, GenerationRequest, GenerationResult
+from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, MODELS, ModelSpec, get_model
+from bot.config import Settings
+from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
+from bot.ledger import Ledger, Scope, guild_scope, personal_scope
+from bot.policy import Policy
+from bot.queue import FairQueue, QueueClosedError, QueueFullError, Ticket
+from bot.storage import Database, GuildSettings, JobRow, NewJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ImagineRequest:
+    """What a user asked for, as typed; nothing here has been checked yet."""
+
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    prompt: str
+    role_ids: tuple[int, ...] = ()
+    model_id: str | None = None
+    aspect_ratio: str | None = None
+    count: int | None = None
+    seed: int | None = None
+    negative_prompt: str | None = None
+    enhance_prompt: bool | None = None
+    parent_job_id: int | None = None
+
+
+@dataclass(slots=True)
+class PreparedJob:
+    """A job that passed every check and holds its reservation and queue ticket."""
+
+    job_id: int
+    model: ModelSpec
+    request: GenerationRequest
+    scope: Scope
+    credits: int
+    ticket: Ticket
+    user_id: int
+    guild_id: int | None
+    channel_id: int | None
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    charged: int
+    refunded: int
+
+
+def _clean(text: str | None) -> str | None:
+    if text is None:
+        return None
+    text = text.replace("\x00", "").strip()
+    return text or None
+
+
+class GenerationService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        api: AimlApiClient,
+        ledger: Ledger,
+        queue: FairQueue,
+        policy: Policy,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.api = api
+        self.ledger = ledger
+        self.queue = queue
+        self.policy = policy
+        self._rng = rng or random.SystemRandom()
+        self._clock = clock
+        self.accepting = True
+
+    # -- before deferring ---------------------------------------------------------------------
+
+    async def guild_settings(self, guild_id: int | None) -> GuildSettings | None:
+        return None if guild_id is None else await self.db.guild_settings(guild_id)
+
+    def scope_for(self, req: ImagineRequest, gs: GuildSettings | None) -> Scope:
+        if req.guild_id is None or gs is None:
+            return personal_scope(req.user_id)
+        return guild_scope(req.guild_id, gs.timezone)
+
+    async def resolve_model(self, req: ImagineRequest, gs: GuildSettings | None) -> ModelSpec:
+        model_id = _clean(req.model_id) or (gs and gs.default_model) or self.settings.default_model
+        model = get_model(model_id)
+        if model is None:
+            # Autocomplete also accepts a display name typed in full.
+            model = next(
+                (m for m in await self.enabled_models(req.guild_id) if m.name == model_id), None
+            )
+        if model is None:
+            raise UserInputError(
+                f"Unknown model `{model_id[:60]}`. Pick one from the list (see /help)."
+            )
+        if not await self.policy.model_enabled(req.guild_id, model.id):
+            raise UserInputError(f"{model.name} is turned off in this server. Pick another model.")
+        return model
+
+    async def enabled_models(self, guild_id: int | None) -> list[ModelSpec]:
+        return [m for m in MODELS if await self.policy.model_enabled(guild_id, m.id)]
+
+    def validate(
+        self, req: ImagineRequest, model: ModelSpec, gs: GuildSettings | None
+    ) -> GenerationRequest:
+        """Every option against the model's limits; a UserInputError names the problem."""
+        prompt = _clean(req.prompt)
+        if prompt is None:
+            raise UserInputError("The prompt is empty. Describe the image you want.")
+        if len(prompt) > model.prompt_max:
+            raise UserInputError(
+                f"The prompt is {len(prompt)} characters; {model.name} takes at most "
+                f"{model.prompt_max}."
+            )
+        negative = _clean(req.negative_prompt)
+        if negative is not None:
+            if not model.accepts("negative_prompt"):
+                takers = ", ".join(m.name for m in _models_taking("negative_prompt"))
+                raise UserInputError(
+                    f"{model.name} doesn't take a negative prompt. Models that do: {takers}."
+                )
+            if len(negative) > model.prompt_max:
+                raise UserInputError(
+                    f"The negative prompt is too long; {model.name} takes at most "
+                    f"{model.prompt_max} characters."
+                )
+        count = 1 if req.count is None else req.count
+        max_images = min(MAX_IMAGES, (gs.max_images if gs and gs.max_images else MAX_IMAGES))
+        if not 1 <= count <= max_images:
+            raise UserInputError(f"Count must be from 1 to {max_images} in this server.")
+        aspect = req.aspect_ratio or "1:1"
+        if aspect not in ASPECT_RATIOS:
+            raise UserInputError(f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}.")
+        seed = req.seed
+        if seed is not None and not model.seed_min <= seed <= model.seed_max:
+            raise UserInputError(
+                f"Seed must be from {model.seed_min} to {model.seed_max} for {model.name}."
+            )
+        if seed is None and model.accepts("seed"):
+            # Pick the seed ourselves so the reply can show it and Reroll can change it.
+            seed = self._rng.randint(model.seed_min, model.seed_max)
+        enhance = req.enhance_prompt
+        if enhance is None and gs is not None:
+            enhance = gs.enhance_prompt
+        return GenerationRequest(
+            model=model,
+            prompt=prompt,
+            count=count,
+            aspect_ratio=aspect,
+            seed=seed,
+            negative_prompt=negative,
+            enhance_prompt=enhance,
+            safety_setting=gs.safety_setting if gs else None,
+            person_generation=gs.person_generation if gs else None,
+            add_watermark=gs.add_watermark if gs else None,
+        )
+
+    async def check_cooldown(
+        self, req: ImagineRequest, gs: GuildSettings | None, scope: Scope
+    ) -> None:
+        if gs is None or gs.cooldown_seconds <= 0:
+            return
+        last = await self.db.last_job_time(user_id=req.user_id, scope=scope.key)
+        if last is None:
+            return
+        wait = last + gs.cooldown_seconds - self._clock()
+        if wait > 0:
+            raise RefusedError(
+                f"This server has a {gs.cooldown_seconds} s cooldown. Try again "
+                f"<t:{int(self._clock() + wait) + 1}:R>."
+            )
+
+    async def prepare(self, req: ImagineRequest) -> PreparedJob:
+        """Run every check in order and reserve the credits; raises before anything is charged.
+
+        Order: allowed channel, ban, blocklist, model and parameters, cooldown, per-user job
+        limit, budget.
+        """
+        if not self.accepting:
+            raise ShuttingDownError()
+        gs = await self.guild_settings(req.guild_id)
+        await self.policy.check_access(req.guild_id, req.channel_id, req.user_id)
+        await self.policy.check_text(req.guild_id, [req.prompt, req.negative_prompt or ""])
+        model = await self.resolve_model(req, gs)
+        api_request = self.validate(req, model, gs)
+        scope = self.scope_for(req, gs)
+        await self.check_cooldown(req, gs, scope)
+        if self.queue.closed:
+            raise QueueClosedError()
+        in_flight = self.queue.in_flight(req.user_id)
+        if in_flight >= self.queue.max_per_user:
+            raise QueueFullError(in_flight)
+        credits = model.credits_per_image * api_request.count
+        budget_day, bot_day = self.ledger.days(scope)
+        job = NewJob(
+            guild_id=req.guild_id,
+            channel_id=req.channel_id,
+            user_id=req.user_id,
+            scope=scope.key,
+            budget_day=budget_day,
+            bot_day=bot_day,
+            model=model.id,
+            prompt=api_request.prompt,
+            negative_prompt=api_request.negative_prompt,
+            aspect_ratio=api_request.aspect_ratio,
+            count=api_request.count,
+            seed=api_request.seed,
+            params_json=json.dumps(_params(api_request), sort_keys=True),
+            credits=credits,
+            usd_estimate=model.usd_per_image * api_request.count,
+            parent_job_id=req.parent_job_id,
+        )
+        job_id = await self.ledger.reserve(scope, req.role_ids, job)
+        try:
+            ticket = self.queue.admit(req.user_id, job_id)
+        except ImagenError as exc:
+            # Another request of this user took the last slot while we reserved: undo.
+            await self.db.finish_job(
+                job_id, state="cancelled", error_class=exc.error_class, error_detail=str(exc)
+            )
+            raise
+        log.info(
+            "job %d reserved %d credits (%s x%d) for user %d in %s",
+            job_id,
+            credits,
+            model.id,
+            api_request.count,
+            req.user_id,
+            scope.key,
+        )
+        return PreparedJob(
+            job_id=job_id,
+            model=model,
+            request=api_request,
+            scope=scope,
+            credits=credits,
+            ticket=ticket,
+            user_id=req.user_id,
+            guild_id=req.guild_id,
+            channel_id=req.channel_id,
+        )
+
+    # -- after deferring ----------------------------------------------------------------------
+
+    def slot(self, job: PreparedJob) -> AbstractAsyncContextManager[Ticket]:
+        return job.ticket.slot()
+
+    async def generate(self, job: PreparedJob) -> GenerationResult:
+        """Call the API for a job that holds a running slot (``async with service.slot(job)``)."""
+        if not await self.db.mark_running(job.job_id):
+            raise ShuttingDownError(detail=f"job {job.job_id} is no longer queued")
+        return await self.api.generate(job.request)
+
+    async def complete(
+        self, job: PreparedJob, result: GenerationResult, delivered: int, message_id: int | None
+    ) -> Completion:
+        """Charge the images delivered; the rest of the reservation goes back."""
+        delivered = max(0, min(delivered, job.request.count))
+        charged = job.model.credits_per_image * delivered
+        settled = await self.db.finish_job(
+            job.job_id,
+            state="done" if delivered else "failed",
+            credits_charged=charged,
+            images_delivered=delivered,
+            api_credits=result.api_credits,
+            usd=result.usd,
+            enhanced_prompt=result.enhanced_prompt,
+            message_id=message_id,
+            error_class=None if delivered else "no_images",
+        )
+        if not settled:
+            log.warning("job %d was already settled; not charging again", job.job_id)
+            return Completion(0, 0)
+        return Completion(charged, job.credits - charged)
+
+    async def fail(
+        self,
+        job: PreparedJob,
+        error: BaseException,
+        *,
+        state: str = "failed",
+        result: GenerationResult | None = None,
+    ) -> bool:
+        """Refund in full and record why. False if the job had already been settled."""
+        error_class = error.error_class if isinstance(error, ImagenError) else type(error).__name__
+        detail = error.detail if isinstance(error, ImagenError) and error.detail else repr(error)
+        return await self.db.finish_job(
+            job.job_id,
+            state=state,
+            error_class=error_class,
+            error_detail=detail,
+            api_credits=result.api_credits if result else None,
+            usd=result.usd if result else None,
+        )
+
+    async def cancel(self, job: PreparedJob) -> bool:
+        """Cancel a job still waiting in the queue, refunding it; False once it has started."""
+        if not job.ticket.cancel():
+            return False
+        return await self.db.finish_job(job.job_id, state="cancelled", error_class="cancelled")
+
+    # -- start-up and shutdown ----------------------------------------------------------------
+
+    async def recover_interrupted(self) -> list[JobRow]:
+        """Refund every job a previous process left open; returns them so users can be told."""
+        recovered: list[JobRow] = []
+        for row in await self.db.open_jobs():
+            if await self.db.finish_job(
+                row.id,
+                state="interrupted",
+                error_class="interrupted",
+                error_detail="the bot stopped while this job was open",
+            ):
+                recovered.append(row)
+        if recovered:
+            log.warning("refunded %d jobs interrupted by the last shutdown", len(recovered))
+        return recovered
+
+
+def _models_taking(param: str) -> Sequence[ModelSpec]:
+    return [m for m in MODELS if m.accepts(param) and not m.deprecated]
+
+
+def _params(req: GenerationRequest) -> dict[str, object]:
+    return {
+        "model": req.model.id,
+        "count": req.count,
+        "aspect_ratio": req.aspect_ratio,
+        "seed": req.seed,
+        "negative_prompt": req.negative_prompt,
+        "enhance_prompt": req.enhance_prompt,
+        "safety_setting": req.safety_setting,
+        "person_generation": req.person_generation,
+        "add_watermark": req.add_watermark,
+    }

@@ -1,0 +1,202 @@
+"""Per-user daily budgets: which limit applies, which day it is, and reserving credits.
+
+The arithmetic that must not race (reserve against the limit) is one SQL statement in the storage
+layer; this module only works out the numbers that statement compares against.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import RefusedError
+from bot.storage import BudgetCheck, Database, NewJob, Usage
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where credits are counted: a server (its own timezone) or a person outside servers (UTC)."""
+
+    key: str
+    guild_id: int | None
+    timezone: str = "UTC"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def day(self, at: float) -> str:
+        return datetime.fromtimestamp(at, self.zone).date().isoformat()
+
+    def next_reset(self, at: float) -> float:
+        """The epoch second of the next local midnight (DST changes included)."""
+        zone = self.zone
+        local = datetime.fromtimestamp(at, zone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=zone)
+        # Round-trip through UTC so a non-existent local midnight lands on the real instant.
+        return midnight.astimezone(UTC).timestamp()
+
+
+def guild_scope(guild_id: int, timezone: str) -> Scope:
+    return Scope(key=f"g:{guild_id}", guild_id=guild_id, timezone=timezone or "UTC")
+
+
+def personal_scope(user_id: int) -> Scope:
+    return Scope(key=f"u:{user_id}", guild_id=None, timezone="UTC")
+
+
+UTC_SCOPE = Scope(key="bot", guild_id=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    base: int
+    source: str  # "user override", "role", "server default", "bot default"
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What /quota shows."""
+
+    limit: Limit
+    usage: Usage
+    reset_at: float
+    server_cap: int | None
+    server_used: int
+
+    @property
+    def total(self) -> int:
+        return self.limit.base + self.usage.grants
+
+    @property
+    def left(self) -> int:
+        personal_left = max(0, self.total - self.usage.used)
+        if self.server_cap is not None:
+            return min(personal_left, max(0, self.server_cap - self.server_used))
+        return personal_left
+
+
+class BudgetExceededError(RefusedError):
+    error_class = "budget"
+
+    def __init__(self, message: str, *, reset_at: float) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+def discord_time(at: float) -> str:
+    """Discord renders this as a relative time in each reader's own timezone."""
+    return f"<t:{int(at)}:R>"
+
+
+class Ledger:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        default_daily_credits: int,
+        usd_cap: float | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._default = default_daily_credits
+        self._usd_cap = usd_cap
+        self._clock = clock
+
+    def now(self) -> float:
+        return self._clock()
+
+    async def limit_for(self, scope: Scope, user_id: int, role_ids: Iterable[int]) -> Limit:
+        """User override, else the highest role budget, else the server default, else the bot's."""
+        if scope.guild_id is None:
+            return Limit(self._default, "bot default")
+        override = await self._db.user_budget(scope.guild_id, user_id)
+        if override is not None:
+            return Limit(override, "user override")
+        roles = await self._db.role_budgets(scope.guild_id)
+        held = [roles[r] for r in role_ids if r in roles]
+        if held:
+            return Limit(max(held), "role")
+        settings = await self._db.guild_settings(scope.guild_id)
+        if settings.daily_credits is not None:
+            return Limit(settings.daily_credits, "server default")
+        return Limit(self._default, "bot default")
+
+    async def _server_cap(self, scope: Scope) -> int | None:
+        if scope.guild_id is None:
+            return None
+        return (await self._db.guild_settings(scope.guild_id)).server_cap
+
+    async def quota(self, scope: Scope, user_id: int, role_ids: Iterable[int]) -> Quota:
+        at = self.now()
+        day = scope.day(at)
+        limit = await self.limit_for(scope, user_id, role_ids)
+        usage = await self._db.usage(scope.key, day, user_id)
+        cap = await self._server_cap(scope)
+        server_used = await self._db.scope_usage(scope.key, day) if cap is not None else 0
+        return Quota(limit, usage, scope.next_reset(at), cap, server_used)
+
+    def days(self, scope: Scope) -> tuple[str, str]:
+        """The budget day in the scope and the bot-wide UTC day, read from one clock tick."""
+        at = self.now()
+        return scope.day(at), UTC_SCOPE.day(at)
+
+    async def reserve(self, scope: Scope, role_ids: Iterable[int], job: NewJob) -> int:
+        """Insert the job, reserving its credits, or raise ``BudgetExceededError`` saying why."""
+        roles = tuple(role_ids)
+        limit = await self.limit_for(scope, job.user_id, roles)
+        cap = await self._server_cap(scope)
+        job_id = await self._db.reserve_job(
+            job, BudgetCheck(base_limit=limit.base, server_cap=cap, usd_cap=self._usd_cap)
+        )
+        if job_id is not None:
+            return job_id
+        raise await self._refusal(scope, job, limit, cap)
+
+    async def _refusal(
+        self, scope: Scope, job: NewJob, limit: Limit, cap: int | None
+    ) -> BudgetExceededError:
+        at = self.now()
+        reset = scope.next_reset(at)
+        usage = await self._db.usage(scope.key, job.budget_day, job.user_id)
+        total = limit.base + usage.grants
+        if total == 0:
+            where = "here" if scope.guild_id is not None else "in DMs"
+            return BudgetExceededError(
+                f"Your daily budget {where} is 0 credits, so you can't generate images. "
+                "Ask a server admin if you think this is a mistake.",
+                reset_at=reset,
+            )
+        if usage.used + job.credits > total:
+            left = max(0, total - usage.used)
+            return BudgetExceededError(
+                f"Not enough credits: this needs {job.credits} and you have {left} of {total} "
+                f"left today. Your budget resets {discord_time(reset)}.",
+                reset_at=reset,
+            )
+        if cap is not None:
+            server_used = await self._db.scope_usage(scope.key, job.budget_day)
+            if server_used + job.credits > cap:
+                return BudgetExceededError(
+                    f"This server has used its daily cap of {cap} credits. It resets "
+                    f"{discord_time(reset)}.",
+                    reset_at=reset,
+                )
+        if self._usd_cap is not None and (
+            await self._db.bot_spend(job.bot_day) + job.usd_estimate > self._usd_cap
+        ):
+            bot_reset = UTC_SCOPE.next_reset(at)
+            return BudgetExceededError(
+                f"The bot has reached its daily spending cap. It resets {discord_time(bot_reset)}.",
+                reset_at=bot_reset,
+            )
+        return BudgetExceededError(
+            "Your budget changed while this request was checked. Try again.", reset_at=reset
+        )

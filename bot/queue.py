@@ -1,0 +1,469 @@
+"""The fair job queue: who generates next, and how many at once.
+
+Plain asyncio, no Discord and no database: the caller persists job state and renders messages; this
+module only decides when a job may call the API. Three rules:
+
+* at most ``max_concurrent`` jobs run at once, bot-wide (the API's rate and our connections);
+* round-robin across users, so one user's ten jobs do not hold everyone else back;
+* at most ``max_per_user`` jobs queued + running per user, checked and admitted in one synchronous
+  call (:meth:`FairQueue.admit`) so two clicks cannot both pass the check across an ``await``.
+
+Round-robin is kept with *rounds* (start-time fair queuing with unit cost): each queued job is
+stamped with the round in which it starts, a user gets at most one job per round, and a user with
+nothing queued who has not started a job in the round being served joins that round rather than
+the back of the line. Jobs start in
+``(round, admission order)`` order. So a user who submits one job while another user has ten queued
+starts at the next free slot, and two busy users alternate. The order is a plain sort, so a job's
+position (what the user sees next to the Cancel button) is exactly the order jobs will start in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import enum
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
+
+from bot.errors import ImagenError, RefusedError, ShuttingDownError
+
+__all__ = [
+    "FairQueue",
+    "JobCancelledError",
+    "JobState",
+    "QueueClosedError",
+    "QueueFullError",
+    "QueueSnapshot",
+    "Ticket",
+]
+
+
+class JobState(enum.StrEnum):
+    """Where a ticket is in its life; ``done`` and ``cancelled`` are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class QueueFullError(RefusedError):
+    """The user already has ``max_per_user`` jobs queued or running."""
+
+    error_class = "queue_full"
+
+    def __init__(self, in_flight: int) -> None:
+        noun = "job" if in_flight == 1 else "jobs"
+        super().__init__(
+            f"You already have {in_flight} {noun} queued or generating. Wait for one to finish."
+        )
+        self.in_flight = in_flight
+
+
+class QueueClosedError(ShuttingDownError):
+    """The queue was closed for shutdown; no new jobs are taken."""
+
+
+class JobCancelledError(ImagenError):
+    """Raised to whoever waits on a ticket that was cancelled before it started.
+
+    ``by_shutdown`` tells a user's Cancel click apart from the shutdown sweep, so the job row gets
+    the right error class and the user the right message; either way the caller refunds.
+    """
+
+    error_class = "cancelled"
+    default_message = "The job was cancelled before it started. You were not charged."
+
+    def __init__(self, user_message: str | None = None, *, by_shutdown: bool = False) -> None:
+        if by_shutdown and user_message is None:
+            user_message = ShuttingDownError.default_message
+        super().__init__(user_message)
+        self.by_shutdown = by_shutdown
+        if by_shutdown:
+            self.error_class = ShuttingDownError.error_class
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """A consistent view of the queue at one instant, for /metrics, /healthz and logs."""
+
+    max_concurrent: int
+    max_per_user: int
+    closed: bool
+    running: int
+    depth: int
+    running_jobs: tuple[int, ...]
+    queued_jobs: tuple[int, ...]
+    """Job ids in the order they will start (position 1 first)."""
+    in_flight_by_user: dict[Hashable, int]
+
+
+class Ticket:
+    """One admitted job's place in the queue; made only by :meth:`FairQueue.admit`.
+
+    Use ``async with ticket.slot():`` around the API call, or :meth:`wait_turn` and :meth:`release`
+    in a ``try``/``finally``. A ticket ends exactly once, as ``done`` or ``cancelled``.
+    """
+
+    def __init__(
+        self, queue: FairQueue, user_key: Hashable, job_id: int, round_: int, seq: int
+    ) -> None:
+        self._queue = queue
+        self._user_key = user_key
+        self._job_id = job_id
+        self._round = round_
+        self._seq = seq
+        self._state = JobState.QUEUED
+        self._position: int | None = None
+        self._by_shutdown = False
+        # Set once the ticket leaves the queued state (started or cancelled): wakes wait_turn.
+        self._turn = asyncio.Event()
+        # Replaced and set on every position or state change: wakes position watchers.
+        self._changed = asyncio.Event()
+        self._reported_position: int | None = None
+        self._reported_at = time.monotonic()
+
+    @property
+    def job_id(self) -> int:
+        return self._job_id
+
+    @property
+    def user_key(self) -> Hashable:
+        return self._user_key
+
+    @property
+    def state(self) -> JobState:
+        return self._state
+
+    @property
+    def position(self) -> int | None:
+        """1-based place among queued jobs in the order they will start; None unless queued.
+
+        It can grow as well as shrink: a user with nothing queued joins the current round, ahead of
+        busy users' later jobs. A cancel never moves anyone else back.
+        """
+        return self._position
+
+    def cancel(self) -> bool:
+        """Withdraw the job if it has not started; True if it had not (it then never runs).
+
+        A running job cannot be taken back (the API call is paid for upstream): False.
+        """
+        return self._queue._cancel(self, by_shutdown=False)
+
+    def release(self) -> None:
+        """Give back whatever the ticket holds; safe to call in any state, any number of times.
+
+        Running: the slot goes to the next job. Still queued (e.g. the budget reservation failed
+        after admission): the job is withdrawn as if cancelled. Already ended: nothing.
+        """
+        self._queue._release(self)
+
+    async def wait_turn(self) -> None:
+        """Wait until the job holds a running slot; the caller must then :meth:`release` it.
+
+        Raises :class:`JobCancelledError` if the job was cancelled before it started. If the
+        waiting task is cancelled, the ticket is released (withdrawn, or its fresh slot handed on)
+        before the cancellation propagates, so a dropped waiter never leaks a slot.
+        """
+        try:
+            await self._turn.wait()
+        except asyncio.CancelledError:
+            self.release()
+            raise
+        if self._state is JobState.CANCELLED:
+            raise JobCancelledError(by_shutdown=self._by_shutdown)
+        if self._state is JobState.DONE:
+            raise RuntimeError(f"job {self._job_id} was released before it took its turn")
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[Ticket]:
+        """Hold a running slot for the body; released on exit, exception or cancellation."""
+        await self.wait_turn()
+        try:
+            yield self
+        finally:
+            self.release()
+
+    async def positions(self) -> AsyncIterator[int]:
+        """Yield the current position, then every change; ends when the job starts or ends.
+
+        Every change is yielded: to edit a Discord message, prefer :meth:`wait_position_change`,
+        which coalesces changes so a fast-moving queue does not spend the rate limit.
+        """
+        last: int | None = None
+        while self._state is JobState.QUEUED:
+            position = self._position
+            if position is not None and position != last:
+                last = position
+                yield position
+                continue
+            await self._changed.wait()
+
+    async def wait_position_change(self, min_interval_s: float) -> int | None:
+        """Wait for the position to differ from the one last returned; None once not queued.
+
+        Returns the latest position, and never sooner than ``min_interval_s`` after the previous
+        return (the first call counts from admission, whose position the caller has shown), so a
+        loop that edits a message on each return stays within Discord's edit rate limit however
+        fast the queue moves. Returns None at once when the job starts or is cancelled, even in
+        the middle of an interval. Meant for one watcher per ticket.
+        """
+        while self._state is JobState.QUEUED:
+            position = self._position
+            if position is None or position == self._reported_position:
+                await self._changed.wait()
+                continue
+            delay = self._reported_at + min_interval_s - time.monotonic()
+            if delay > 0:
+                # Sit out the interval, but wake early if the job leaves the queue.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._turn.wait()
+                continue
+            self._reported_position = position
+            self._reported_at = time.monotonic()
+            return position
+        return None
+
+    def _pulse(self) -> None:
+        """Wake everyone waiting for a change, and arm a fresh event for the next one."""
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Ticket job_id={self._job_id} user_key={self._user_key!r} "
+            f"state={self._state.value} position={self._position}>"
+        )
+
+
+def _start_order(ticket: Ticket) -> tuple[int, int]:
+    return (ticket._round, ticket._seq)
+
+
+class FairQueue:
+    """Admits jobs per user and hands out at most ``max_concurrent`` running slots, round-robin.
+
+    All state changes are synchronous and happen in one event-loop step, so the counts seen by
+    :meth:`admit`, metrics and the slots handed out can never disagree across an ``await``.
+    """
+
+    def __init__(self, max_concurrent: int, max_per_user: int) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
+        if max_per_user < 1:
+            raise ValueError(f"max_per_user must be at least 1, not {max_per_user}")
+        self._max_concurrent = max_concurrent
+        self._max_per_user = max_per_user
+        self._queued: list[Ticket] = []  # sorted by _start_order: index 0 starts next
+        self._running: dict[int, Ticket] = {}
+        self._tickets: dict[int, Ticket] = {}  # queued + running, by job id
+        self._in_flight: dict[Hashable, int] = {}
+        self._waiting: dict[Hashable, deque[Ticket]] = {}  # each user's queued jobs, FIFO
+        # Round of each user's latest started job. Only rounds >= the current one matter (they
+        # push the user's next job to a later round), so older entries are pruned.
+        self._last_round: dict[Hashable, int] = {}
+        self._round = 0  # the round of the job that started last
+        self._seq = 0
+        self._closed = False
+        self._released = asyncio.Event()  # replaced and set whenever a running job ends
+
+    # -- introspection -------------------------------------------------------------------------
+
+    @property
+    def max_concurrent(self) -> int:
+        return self._max_concurrent
+
+    @property
+    def max_per_user(self) -> int:
+        return self._max_per_user
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def depth(self) -> int:
+        """Jobs waiting for a slot."""
+        return len(self._queued)
+
+    @property
+    def running(self) -> int:
+        """Jobs holding a slot."""
+        return len(self._running)
+
+    @property
+    def in_flight_by_user(self) -> dict[Hashable, int]:
+        """Queued + running jobs per user key (users with none are absent); a copy."""
+        return dict(self._in_flight)
+
+    def in_flight(self, user_key: Hashable) -> int:
+        """Queued + running jobs of one user."""
+        return self._in_flight.get(user_key, 0)
+
+    def get(self, job_id: int) -> Ticket | None:
+        """The live (queued or running) ticket of a job, e.g. for its Cancel button."""
+        return self._tickets.get(job_id)
+
+    def snapshot(self) -> QueueSnapshot:
+        return QueueSnapshot(
+            max_concurrent=self._max_concurrent,
+            max_per_user=self._max_per_user,
+            closed=self._closed,
+            running=len(self._running),
+            depth=len(self._queued),
+            running_jobs=tuple(self._running),
+            queued_jobs=tuple(ticket.job_id for ticket in self._queued),
+            in_flight_by_user=dict(self._in_flight),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<FairQueue running={self.running}/{self._max_concurrent} depth={self.depth} "
+            f"closed={self._closed}>"
+        )
+
+    # -- admission -----------------------------------------------------------------------------
+
+    def admit(self, user_key: Hashable, job_id: int) -> Ticket:
+        """Check the per-user limit and enqueue the job in one step; the job may start at once.
+
+        Synchronous on purpose: call it before any ``await`` in the handler, so the check and the
+        admission cannot be interleaved with another request from the same user.
+
+        Raises :class:`QueueClosedError` after :meth:`close`, :class:`QueueFullError` when the user
+        is at ``max_per_user``, and ValueError if ``job_id`` is already in the queue.
+        """
+        if self._closed:
+            raise QueueClosedError()
+        if job_id in self._tickets:
+            raise ValueError(f"job {job_id} is already queued or running")
+        in_flight = self._in_flight.get(user_key, 0)
+        if in_flight >= self._max_per_user:
+            raise QueueFullError(in_flight)
+        # One job per user per round: after the user's last queued job, else after the round
+        # their latest job started in; never before the round being served now.
+        waiting = self._waiting.setdefault(user_key, deque())
+        last = waiting[-1]._round if waiting else self._last_round.get(user_key, -1)
+        self._seq += 1
+        ticket = Ticket(self, user_key, job_id, max(self._round, last + 1), self._seq)
+        waiting.append(ticket)
+        self._in_flight[user_key] = in_flight + 1
+        self._tickets[job_id] = ticket
+        bisect.insort(self._queued, ticket, key=_start_order)
+        self._dispatch()
+        self._reposition()
+        ticket._reported_position = ticket._position
+        return ticket
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop admitting jobs and stop starting queued ones; running jobs carry on.
+
+        Queued jobs stay put until :meth:`cancel_queued` refunds them: one started during the
+        shutdown grace would likely be cut off half-way, so it is better never started.
+        """
+        self._closed = True
+
+    def cancel_queued(self) -> list[Ticket]:
+        """Cancel every job still waiting, in start order, and return them so the caller refunds
+        them. Their waiters get :class:`JobCancelledError` with ``by_shutdown`` set."""
+        cancelled = list(self._queued)
+        for ticket in cancelled:
+            ticket._by_shutdown = True
+            self._end(ticket, JobState.CANCELLED)
+        self._reposition()
+        return cancelled
+
+    async def drain(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bool suits shutdown code
+        """Wait up to ``timeout`` seconds for running jobs to finish; True if they all did.
+
+        Returns rather than raises on expiry: the caller then cancels the stragglers' tasks and
+        refunds them, which is the normal path of a SIGTERM, not an error.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                while self._running:
+                    await self._released.wait()
+        except TimeoutError:
+            return not self._running
+        return True
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Start queued jobs while slots are free; a closed queue starts nothing new."""
+        if self._closed:
+            return
+        while self._queued and len(self._running) < self._max_concurrent:
+            ticket = self._queued.pop(0)
+            self._unwait(ticket)
+            if ticket._round > self._round:
+                self._round = ticket._round
+                self._last_round = {
+                    user: last for user, last in self._last_round.items() if last >= self._round
+                }
+            self._last_round[ticket.user_key] = ticket._round
+            ticket._state = JobState.RUNNING
+            ticket._position = None
+            self._running[ticket.job_id] = ticket
+            ticket._turn.set()
+            ticket._pulse()
+
+    def _reposition(self) -> None:
+        """Store each queued job's position and wake the watchers of those that moved."""
+        for position, ticket in enumerate(self._queued, start=1):
+            if ticket._position != position:
+                ticket._position = position
+                ticket._pulse()
+
+    def _end(self, ticket: Ticket, state: JobState) -> None:
+        """Retire a live ticket: the single place counts go down, so each job ends once."""
+        if ticket._state is JobState.QUEUED:
+            # Other jobs keep their rounds, so a cancel never moves anyone else back. The user's
+            # next job is placed from what is left, so cancelling and resubmitting gains nothing.
+            self._queued.remove(ticket)
+            self._unwait(ticket)
+        else:
+            del self._running[ticket.job_id]
+            released, self._released = self._released, asyncio.Event()
+            released.set()
+        del self._tickets[ticket.job_id]
+        remaining = self._in_flight[ticket.user_key] - 1
+        if remaining:
+            self._in_flight[ticket.user_key] = remaining
+        else:
+            del self._in_flight[ticket.user_key]
+        ticket._state = state
+        ticket._position = None
+        ticket._turn.set()
+        ticket._pulse()
+
+    def _unwait(self, ticket: Ticket) -> None:
+        waiting = self._waiting[ticket.user_key]
+        waiting.remove(ticket)
+        if not waiting:
+            del self._waiting[ticket.user_key]
+
+    def _cancel(self, ticket: Ticket, *, by_shutdown: bool) -> bool:
+        if ticket._queue is not self or ticket._state is not JobState.QUEUED:
+            return False
+        ticket._by_shutdown = by_shutdown
+        self._end(ticket, JobState.CANCELLED)
+        self._reposition()
+        return True
+
+    def _release(self, ticket: Ticket) -> None:
+        if ticket._queue is not self:
+            return
+        if ticket._state is JobState.QUEUED:
+            self._cancel(ticket, by_shutdown=False)
+        elif ticket._state is JobState.RUNNING:
+            self._end(ticket, JobState.DONE)
+            self._dispatch()
+            self._reposition()

@@ -1,0 +1,130 @@
+"""How jobs look in Discord: the result embed, the details embed, file names and messages.
+
+Every piece of user text goes through ``sanitize_for_display`` and every message is sent with
+``AllowedMentions.none()``, so a prompt can neither ping anyone nor break the layout.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import discord
+
+from bot.api import GeneratedImage
+from bot.catalogue import get_model
+from bot.images import fit_to_limit
+from bot.moderation import sanitize_for_display
+from bot.storage import JobRow
+
+EMBED_COLOUR = discord.Colour.from_rgb(66, 133, 244)
+NO_PINGS = discord.AllowedMentions.none()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    data: bytes
+    reencoded: bool
+
+    def to_file(self) -> discord.File:
+        """A fresh ``discord.File`` (they are single-use, and deliveries may be retried)."""
+        return discord.File(io.BytesIO(self.data), filename=self.filename)
+
+
+def attachments_for(
+    job_id: int, images: Sequence[GeneratedImage], size_limit: int
+) -> list[Attachment]:
+    """Name each image by its job and fit it under Discord's per-file cap (re-encoding if not)."""
+    out: list[Attachment] = []
+    for n, image in enumerate(images[:10], start=1):
+        data, kind, reencoded = fit_to_limit(image.data, size_limit)
+        out.append(Attachment(f"imagen-{job_id}-{n}.{kind.extension}", data, reencoded))
+    return out
+
+
+def model_name(model_id: str) -> str:
+    model = get_model(model_id)
+    return model.name if model else model_id
+
+
+def result_embed(
+    job: JobRow,
+    *,
+    enhanced_prompt: str | None,
+    charged: int,
+    credits_left: int | None,
+    reencoded: bool,
+    requester_id: int,
+) -> discord.Embed:
+    embed = discord.Embed(colour=EMBED_COLOUR, description=sanitize_for_display(job.prompt, 1000))
+    embed.set_author(name="Imagen Bot")
+    if enhanced_prompt and enhanced_prompt.strip() != job.prompt.strip():
+        embed.add_field(
+            name="Enhanced prompt", value=sanitize_for_display(enhanced_prompt, 1000), inline=False
+        )
+    if job.negative_prompt:
+        embed.add_field(
+            name="Negative prompt",
+            value=sanitize_for_display(job.negative_prompt, 500),
+            inline=False,
+        )
+    embed.add_field(name="Model", value=model_name(job.model))
+    embed.add_field(name="Aspect ratio", value=job.aspect_ratio or "1:1")
+    embed.add_field(name="Seed", value=str(job.seed) if job.seed is not None else "random")
+    cost = f"{charged} credit{'s' if charged != 1 else ''}"
+    if credits_left is not None:
+        cost += f" · {credits_left} left today"
+    embed.add_field(name="Cost", value=cost)
+    embed.add_field(name="Requested by", value=f"<@{requester_id}>")
+    footer = f"Job {job.id}"
+    if reencoded:
+        footer += " · some images were re-encoded to fit Discord's file size limit"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def details_embed(job: JobRow) -> discord.Embed:
+    embed = discord.Embed(title=f"Job {job.id}", colour=EMBED_COLOUR)
+    embed.add_field(name="Prompt", value=sanitize_for_display(job.prompt, 1000), inline=False)
+    if job.enhanced_prompt:
+        embed.add_field(
+            name="Enhanced prompt",
+            value=sanitize_for_display(job.enhanced_prompt, 1000),
+            inline=False,
+        )
+    params = json.loads(job.params_json)
+    shown = {
+        "model": f"{model_name(job.model)} (`{job.model}`)",
+        "images": f"{job.images_delivered} of {job.count}",
+        "aspect ratio": params.get("aspect_ratio") or "1:1",
+        "seed": params.get("seed"),
+        "negative prompt": params.get("negative_prompt"),
+        "enhance prompt": params.get("enhance_prompt"),
+        "safety setting": params.get("safety_setting"),
+        "person generation": params.get("person_generation"),
+        "watermark": params.get("add_watermark"),
+        "state": job.state,
+        "credits": f"{job.credits_charged} charged of {job.credits_reserved} reserved",
+    }
+    if job.usd is not None:
+        shown["API cost"] = f"${job.usd:.4f}"
+    for name, value in shown.items():
+        if value is None or value == "":
+            value = "default"
+        embed.add_field(name=name, value=sanitize_for_display(str(value), 300))
+    embed.add_field(name="Requested", value=f"<t:{int(job.created_at)}:f>")
+    return embed
+
+
+def queued_text(position: int) -> str:
+    return (
+        f"Queued: position {position}. You can cancel until it starts; "
+        "you are only charged for images delivered."
+    )
+
+
+def failure_text(user_message: str) -> str:
+    return f"⚠️ {user_message}"

@@ -1,0 +1,85 @@
+"""/imagine: parse the options, hand them to the job runner. Everything else lives in ``bot/``."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, SEED_MAX
+from bot.client import ImagenBot
+
+Interaction = discord.Interaction[ImagenBot]
+
+ASPECT_NAMES = {
+    "1:1": "1:1 square",
+    "16:9": "16:9 landscape",
+    "9:16": "9:16 portrait",
+    "4:3": "4:3 landscape",
+    "3:4": "3:4 portrait",
+}
+
+
+class ImagineCog(commands.Cog):
+    def __init__(self, bot: ImagenBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="imagine", description="Create images from a text prompt")
+    @app_commands.describe(
+        prompt="What to draw (up to 400 characters; 4,000 on Imagen 4 Preview)",
+        model="Which Imagen 4 model (default: the server's choice)",
+        aspect_ratio="Shape of the image",
+        count=f"How many images, 1-{MAX_IMAGES} (each one costs credits)",
+        seed="Same seed + same prompt + same model = same image",
+        negative_prompt="What to keep out of the image (Imagen 4 Preview only)",
+        enhance_prompt="Let the service rewrite the prompt for better results",
+    )
+    @app_commands.choices(
+        aspect_ratio=[app_commands.Choice(name=ASPECT_NAMES[a], value=a) for a in ASPECT_RATIOS]
+    )
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    async def imagine(
+        self,
+        interaction: Interaction,
+        prompt: app_commands.Range[str, 1, 4000],
+        model: app_commands.Range[str, 1, 100] | None = None,
+        aspect_ratio: str | None = None,
+        count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
+        seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
+        negative_prompt: app_commands.Range[str, 1, 4000] | None = None,
+        enhance_prompt: bool | None = None,
+    ) -> None:
+        runner = self.bot.runner
+        request = runner.request_from(
+            interaction,
+            prompt=prompt,
+            model_id=model,
+            aspect_ratio=aspect_ratio,
+            count=count,
+            seed=seed,
+            negative_prompt=negative_prompt,
+            enhance_prompt=enhance_prompt,
+        )
+        await runner.start(interaction, request)
+
+    @imagine.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        needle = current.casefold().strip()
+        models = await self.bot.services.generation.enabled_models(interaction.guild_id)
+        return [
+            app_commands.Choice(
+                name=f"{m.name} — {m.credits_per_image} credit"
+                f"{'s' if m.credits_per_image != 1 else ''}/image"
+                + (" (deprecated)" if m.deprecated else ""),
+                value=m.id,
+            )
+            for m in models
+            if not needle or needle in m.name.casefold() or needle in m.id.casefold()
+        ][:25]
+
+
+async def setup(bot: ImagenBot) -> None:
+    await bot.add_cog(ImagineCog(bot))

@@ -1,0 +1,169 @@
+"""End-to-end harness: the fakes on 127.0.0.1 and the real bot, in this process or as a child.
+
+The bot is configured exactly as a user would configure it (environment variables:
+DISCORD_API_BASE_URL, DISCORD_GATEWAY_URL, AIMLAPI_BASE_URL, DATABASE_PATH, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import discord
+import discord.gateway
+import discord.http
+
+from bot.client import ImagenBot, apply_discord_urls
+from bot.config import Settings, load_settings
+from bot.services import build_services
+from bot.storage import Database
+from tests.fakes.aimlapi import FakeAimlApi
+from tests.fakes.discord import FakeDiscord
+
+ROOT = Path(__file__).resolve().parent.parent
+DISCORD_TOKEN = "MTIzNDU2Nzg5.fake.discord-token-secret"
+AIMLAPI_KEY = "aiml-test-key-secret-0123456789"
+
+
+@dataclass
+class Stack:
+    discord: FakeDiscord
+    api: FakeAimlApi
+    tmp: Path
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.tmp / "data" / "imagen-bot.sqlite3"
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            "DISCORD_TOKEN": DISCORD_TOKEN,
+            "AIMLAPI_KEY": AIMLAPI_KEY,
+            "AIMLAPI_BASE_URL": self.api.base_url,
+            "DISCORD_API_BASE_URL": self.discord.api_base_url,
+            "DISCORD_GATEWAY_URL": self.discord.gateway_url,
+            "DATABASE_PATH": str(self.db_path),
+            "ALLOW_PRIVATE_IMAGE_HOSTS": "true",
+            "GENERATION_TIMEOUT_S": "10",
+            "SHUTDOWN_GRACE_S": "5",
+            "LOG_LEVEL": "INFO",
+        }
+        env.update(self.overrides)
+        env.update(overrides)
+        return env
+
+    def settings(self, **overrides: str) -> Settings:
+        return load_settings(self.env(**overrides), env_file=None)
+
+
+@contextlib.asynccontextmanager
+async def fake_stack(tmp: Path, **discord_options: Any) -> AsyncIterator[Stack]:
+    saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
+    async with (
+        FakeDiscord(token=DISCORD_TOKEN, **discord_options) as fake_discord,
+        FakeAimlApi(AIMLAPI_KEY) as fake_api,
+    ):
+        try:
+            yield Stack(fake_discord, fake_api, tmp)
+        finally:
+            discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+@contextlib.asynccontextmanager
+async def running_bot(stack: Stack, **overrides: str) -> AsyncIterator[ImagenBot]:
+    """The real bot in this event loop, logged in and READY against the fake Discord."""
+    settings = stack.settings(**overrides)
+    apply_discord_urls(settings)
+    readies = stack.discord.ready_count
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        db = await Database.open(settings.database_path)
+        async with db:
+            services = build_services(settings, db, session)
+            bot = ImagenBot(settings=settings, services=services, guild_ready_timeout=0.05)
+            bot.runner._retry_delays = (0.05, 0.1)
+            task = asyncio.create_task(bot.start(settings.discord_token.reveal()))
+            try:
+                await stack.discord.wait_ready(timeout=15, count=readies + 1)
+                await asyncio.wait_for(bot.wait_until_ready(), 15)
+                yield bot
+            finally:
+                if not bot.is_closed():
+                    await bot.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, 15)
+
+
+class BotProcess:
+    """``python -m bot`` as a child process, as a user would run it."""
+
+    def __init__(self, stack: Stack, *args: str, **overrides: str) -> None:
+        self.stack = stack
+        self.args = args or ("run",)
+        self.env = {**_base_environ(), **stack.env(**overrides)}
+        self.log_path = stack.tmp / f"bot-{id(self)}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot", *self.args],
+            cwd=self.stack.tmp,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    async def start_and_wait_ready(self, timeout: float = 30.0) -> None:
+        readies = self.stack.discord.ready_count
+        self.start()
+        await self.stack.discord.wait_ready(timeout=timeout, count=readies + 1)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    async def terminate(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return await self.wait(timeout)
+
+    async def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.proc.poll() is None:
+            if loop.time() > deadline:
+                self.proc.kill()
+                raise TimeoutError(f"bot did not exit in {timeout} s:\n{self.log()}")
+            await asyncio.sleep(0.05)
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if hasattr(self, "_log"):
+            self._log.close()
+
+
+def _base_environ() -> dict[str, str]:
+    keep: Mapping[str, str] = os.environ
+    env = {k: v for k, v in keep.items() if not k.startswith(("DISCORD_", "AIMLAPI_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env

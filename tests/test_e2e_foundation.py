@@ -1,0 +1,94 @@
+"""The bot process against the fake Discord: login, sync only on change, /help, intents."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness import DISCORD_TOKEN, BotProcess, Stack, fake_stack, running_bot
+
+PUT_COMMANDS = r"^/applications/\d+/commands$"
+PUT_GUILD_COMMANDS = r"^/applications/\d+/guilds/\d+/commands$"
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with fake_stack(tmp_path) as s:
+        yield s
+
+
+def puts(stack: Stack, pattern: str = PUT_COMMANDS) -> int:
+    return len(stack.discord.calls_to("PUT", pattern))
+
+
+async def test_process_logs_in_syncs_and_answers_help(stack: Stack) -> None:
+    bot = BotProcess(stack)
+    try:
+        await bot.start_and_wait_ready()
+        assert puts(stack) == 1
+        names = {c["name"] for c in stack.discord.global_commands}
+        assert {"help", "imagine"} <= names
+        it = await stack.discord.slash("help")
+        response = await it.wait_response(timeout=10)
+        assert response.type == 4
+        assert response.data["flags"] & 64  # ephemeral
+        embed = response.data["embeds"][0]
+        text = str(embed)
+        for model in ("Imagen 4 Fast", "Imagen 4 Ultra", "Imagen 4 Preview"):
+            assert model in text
+        assert "/imagine" in text and "/quota" in text
+        assert await bot.terminate() == 0
+    finally:
+        bot.close()
+    assert DISCORD_TOKEN not in bot.log()
+
+
+async def test_second_start_does_not_sync_and_sync_command_forces(stack: Stack) -> None:
+    first = BotProcess(stack)
+    try:
+        await first.start_and_wait_ready()
+        assert await first.terminate() == 0
+    finally:
+        first.close()
+    assert puts(stack) == 1
+    second = BotProcess(stack)
+    try:
+        await second.start_and_wait_ready()
+        assert puts(stack) == 1, "an unchanged command tree must not be synced again"
+        assert "commands unchanged" in second.log()
+        assert await second.terminate() == 0
+    finally:
+        second.close()
+    forced = BotProcess(stack, "sync")
+    try:
+        forced.start()
+        assert await forced.wait() == 0, forced.log()
+    finally:
+        forced.close()
+    assert puts(stack) == 2
+    assert "synced: global" in forced.log()
+
+
+async def test_dev_guild_gets_its_own_sync_and_intents_are_minimal(stack: Stack) -> None:
+    guild_id = stack.discord.default_guild.id
+    async with running_bot(stack, DEV_GUILD_ID=str(guild_id)) as bot:
+        assert bot.synced == ["global", f"guild:{guild_id}"]
+        assert puts(stack, PUT_GUILD_COMMANDS) == 1
+        intents = stack.discord.identify_payloads[-1]["intents"]
+        assert intents == 1  # GUILDS only: nothing privileged
+        it = await stack.discord.slash("help")
+        assert (await it.wait_response()).data["flags"] & 64
+
+
+async def test_bad_token_exits_with_a_clear_message(stack: Stack) -> None:
+    bot = BotProcess(stack, DISCORD_TOKEN="MTIz.wrong.token")
+    try:
+        bot.start()
+        code = await bot.wait()
+    finally:
+        bot.close()
+    assert code != 0
+    assert "DISCORD_TOKEN" in bot.log()
+    assert "MTIz.wrong.token" not in bot.log()

@@ -1,0 +1,671 @@
+"""The fair job queue, driven with real asyncio tasks and real timers: no mocks.
+
+Where the order of events matters the tests drive the queue synchronously (admit, release, cancel
+are plain calls), so they check the scheduling rules rather than the event loop's task order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from collections.abc import Hashable
+from itertools import pairwise
+
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from bot.errors import RefusedError, ShuttingDownError
+from bot.queue import (
+    FairQueue,
+    JobCancelledError,
+    JobState,
+    QueueClosedError,
+    QueueFullError,
+    Ticket,
+)
+
+FINAL = (JobState.DONE, JobState.CANCELLED)
+
+
+async def run_job(ticket: Ticket, started: list[int], duration: float = 0.001) -> None:
+    async with ticket.slot():
+        started.append(ticket.job_id)
+        await asyncio.sleep(duration)
+
+
+def state_of(ticket: Ticket) -> JobState:
+    """Read the state afresh (mypy keeps a narrowing from before a call that changed it)."""
+    return ticket.state
+
+
+def running_ticket(tickets: list[Ticket]) -> Ticket:
+    (ticket,) = [t for t in tickets if t.state is JobState.RUNNING]
+    return ticket
+
+
+def drive_to_completion(queue: FairQueue, tickets: list[Ticket]) -> list[int]:
+    """Finish running jobs oldest first until nothing is left; return the order jobs started in."""
+    started: list[int] = []
+    running = [t for t in tickets if t.state is JobState.RUNNING]
+    while running:
+        queued = [t for t in tickets if t.state is JobState.QUEUED]
+        running.pop(0).release()
+        newly = [t for t in queued if t.state is JobState.RUNNING]
+        assert len(newly) <= 1, "one freed slot starts at most one job"
+        started += [t.job_id for t in newly]
+        running += newly
+    assert queue.running == 0
+    return started
+
+
+def assert_positions_consistent(queue: FairQueue, tickets: list[Ticket]) -> None:
+    queued = sorted(
+        (t for t in tickets if t.state is JobState.QUEUED),
+        key=lambda t: t.position or 0,
+    )
+    assert [t.position for t in queued] == list(range(1, queue.depth + 1))
+    assert tuple(t.job_id for t in queued) == queue.snapshot().queued_jobs
+
+
+# -- concurrency ---------------------------------------------------------------------------------
+
+
+async def test_never_more_than_max_concurrent_under_a_stream_of_200_jobs() -> None:
+    rng = random.Random(20240601)
+    queue = FairQueue(max_concurrent=4, max_per_user=10)
+    inside = peak = 0
+    finished: list[int] = []
+
+    async def job(ticket: Ticket, duration: float) -> None:
+        nonlocal inside, peak
+        async with ticket.slot():
+            assert ticket.state is JobState.RUNNING
+            inside += 1
+            peak = max(peak, inside)
+            assert queue.running <= queue.max_concurrent
+            await asyncio.sleep(duration)
+            inside -= 1
+        assert state_of(ticket) is JobState.DONE
+        finished.append(ticket.job_id)
+        # Work-conserving: a freed slot is taken at once while anything waits.
+        assert queue.running == min(queue.max_concurrent, queue.running + queue.depth)
+
+    submissions = [(user, n) for user in range(20) for n in range(10)]
+    rng.shuffle(submissions)
+    tasks = []
+    for job_id, (user, _) in enumerate(submissions):
+        ticket = queue.admit(f"user-{user}", job_id)
+        assert queue.running <= queue.max_concurrent
+        tasks.append(asyncio.create_task(job(ticket, rng.choice([0.0, rng.uniform(0, 0.004)]))))
+        if job_id % 10 == 9:
+            await asyncio.sleep(rng.uniform(0, 0.003))
+    await asyncio.gather(*tasks)
+
+    assert peak == 4
+    assert sorted(finished) == list(range(200))
+    assert (queue.running, queue.depth, queue.in_flight_by_user) == (0, 0, {})
+
+
+# -- fairness ------------------------------------------------------------------------------------
+
+
+async def test_a_second_users_single_job_starts_at_the_next_free_slot() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=10)
+    a_jobs = [queue.admit("A", n) for n in range(10)]
+    b_job = queue.admit("B", 100)
+    assert a_jobs[0].state is JobState.RUNNING
+    assert b_job.position == 1
+    assert [t.position for t in a_jobs[1:]] == list(range(2, 11))
+
+    started: list[int] = []
+    await asyncio.gather(*(run_job(t, started) for t in [*a_jobs, b_job]))
+    assert started[:3] == [0, 100, 1]
+
+
+@pytest.mark.parametrize("max_concurrent", [1, 2, 4])
+async def test_a_second_user_waits_behind_at_most_one_more_job_of_the_first(
+    max_concurrent: int,
+) -> None:
+    queue = FairQueue(max_concurrent=max_concurrent, max_per_user=10)
+    a_jobs = [queue.admit("A", n) for n in range(10)]
+    b_job = queue.admit("B", 100)
+    started_before_b = {t.job_id for t in a_jobs if t.state is JobState.RUNNING}
+    assert len(started_before_b) == max_concurrent
+
+    order = drive_to_completion(queue, [*a_jobs, b_job])
+    a_started_while_b_waited = order[: order.index(100)]
+    assert len(a_started_while_b_waited) <= 1
+    # This queue does better than the bound: B joins the round being served and goes first.
+    assert a_started_while_b_waited == []
+
+
+async def test_busy_users_alternate_round_robin() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=5)
+    tickets = [queue.admit(user, 10 * i + n) for i, user in enumerate("ABC") for n in range(4)]
+    assert running_ticket(tickets).job_id == 0
+    assert drive_to_completion(queue, tickets) == [10, 20, 1, 11, 21, 2, 12, 22, 3, 13, 23]
+
+
+async def test_a_newcomer_joins_the_round_being_served() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=5)
+    a = [queue.admit("A", n) for n in range(3)]  # A0 runs; A1, A2 queued
+    b = [queue.admit("B", 10 + n) for n in range(3)]  # B0 is in the current round
+    assert [t.position for t in a[1:] + b] == [2, 4, 1, 3, 5]
+    # C has nothing in flight: it joins the current round (after B0, before A1).
+    c = queue.admit("C", 20)
+    assert c.position == 2
+    assert [t.position for t in a[1:] + b] == [3, 5, 1, 4, 6]
+    assert drive_to_completion(queue, [*a, *b, c]) == [10, 20, 1, 11, 2, 12]
+
+
+async def test_a_user_served_in_this_round_goes_after_the_others() -> None:
+    queue = FairQueue(max_concurrent=2, max_per_user=5)
+    a0 = queue.admit("A", 0)
+    b0 = queue.admit("B", 1)  # A0 and B0 run: round 0
+    b1 = queue.admit("B", 2)
+    a0.release()  # B1 starts in A0's slot: round 1 is being served
+    assert b1.state is JobState.RUNNING
+    a1 = queue.admit("A", 3)  # A has no job in round 1 yet
+    b2 = queue.admit("B", 4)  # B has: round 2, behind C although admitted first
+    c0 = queue.admit("C", 5)
+    assert [a1.position, c0.position, b2.position] == [1, 2, 3]
+    assert drive_to_completion(queue, [a0, b0, b1, a1, b2, c0]) == [3, 5, 4]
+
+
+# -- per-user limit ------------------------------------------------------------------------------
+
+
+async def test_per_user_limit_refuses_then_admits_after_one_finishes() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=2)
+    first = queue.admit("A", 1)
+    queue.admit("A", 2)
+    with pytest.raises(QueueFullError) as refused:
+        queue.admit("A", 3)
+    assert isinstance(refused.value, RefusedError)
+    assert refused.value.user_message == (
+        "You already have 2 jobs queued or generating. Wait for one to finish."
+    )
+    assert refused.value.error_class == "queue_full"
+    assert queue.get(3) is None
+    assert queue.in_flight("A") == 2
+
+    other = queue.admit("B", 4)  # another user is not affected
+    assert other.position is not None
+
+    async with first.slot():
+        with pytest.raises(QueueFullError):
+            queue.admit("A", 3)  # still running: still counts
+    third = queue.admit("A", 3)
+    assert third.state is JobState.QUEUED
+    assert queue.in_flight_by_user == {"A": 2, "B": 1}
+
+
+async def test_limit_message_is_singular_for_one_job() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    queue.admit(42, 1)
+    with pytest.raises(QueueFullError, match="You already have 1 job queued or generating"):
+        queue.admit(42, 2)
+
+
+# -- cancellation --------------------------------------------------------------------------------
+
+
+async def test_cancel_while_queued_never_runs_frees_the_count_and_moves_others_up() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a, b, c, d = (queue.admit(user, n) for n, user in enumerate("ABCD"))
+    assert [b.position, c.position, d.position] == [1, 2, 3]
+    started: list[int] = []
+    tasks = [asyncio.create_task(run_job(t, started)) for t in (a, b, c, d)]
+    await asyncio.sleep(0)
+
+    assert c.cancel() is True
+    assert c.state is JobState.CANCELLED
+    assert c.position is None
+    assert [b.position, d.position] == [1, 2]
+    assert "C" not in queue.in_flight_by_user
+    assert queue.get(c.job_id) is None
+    assert c.cancel() is False  # only once
+    queue.admit("C", 99).release()  # the count was freed (limit is 1)
+
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert started == [a.job_id, b.job_id, d.job_id]
+    error = results[2]
+    assert isinstance(error, JobCancelledError)
+    assert not error.by_shutdown
+    assert error.error_class == "cancelled"
+    assert [r for i, r in enumerate(results) if i != 2] == [None, None, None]
+
+
+async def test_cancel_of_a_running_job_returns_false() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    ticket = queue.admit("A", 1)
+    assert ticket.state is JobState.RUNNING
+    assert ticket.cancel() is False
+    assert ticket.state is JobState.RUNNING
+    assert queue.running == 1
+    ticket.release()
+    assert state_of(ticket) is JobState.DONE
+    assert ticket.cancel() is False
+
+
+async def test_releasing_a_queued_ticket_withdraws_it() -> None:
+    """The handler admits, then reserves the budget; if that fails it just releases the ticket."""
+    queue = FairQueue(max_concurrent=1, max_per_user=2)
+    queue.admit("A", 1)
+    ticket = queue.admit("B", 2)
+    ticket.release()
+    assert ticket.state is JobState.CANCELLED
+    assert (queue.depth, queue.in_flight("B")) == (0, 0)
+    ticket.release()  # idempotent
+    assert (queue.depth, queue.running) == (0, 1)
+
+
+# -- positions -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(40))
+async def test_positions_are_the_order_jobs_actually_start(seed: int) -> None:
+    """Build a random queue (admits, finishes and cancels mixed), then let it run out: jobs must
+    start exactly in position order."""
+    rng = random.Random(seed)
+    queue = FairQueue(max_concurrent=rng.randint(1, 3), max_per_user=rng.randint(1, 4))
+    tickets: list[Ticket] = []
+    for job_id in range(rng.randint(5, 60)):
+        action = rng.random()
+        running = [t for t in tickets if t.state is JobState.RUNNING]
+        queued = [t for t in tickets if t.state is JobState.QUEUED]
+        if action < 0.15 and running:
+            rng.choice(running).release()
+        elif action < 0.25 and queued:
+            assert rng.choice(queued).cancel()
+        else:
+            with contextlib.suppress(QueueFullError):
+                tickets.append(queue.admit(rng.randrange(6), job_id))
+        assert_positions_consistent(queue, tickets)
+
+    predicted = queue.snapshot().queued_jobs
+    assert drive_to_completion(queue, tickets) == list(predicted)
+    assert all(t.state in FINAL for t in tickets)
+
+
+async def test_positions_iterator_yields_every_change_then_ends() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    tickets = [queue.admit(user, n) for n, user in enumerate("ABCD")]
+    seen: list[int] = []
+
+    async def watch() -> None:
+        async for position in tickets[3].positions():
+            seen.append(position)
+
+    watcher = asyncio.create_task(watch())
+    for _ in range(3):
+        await asyncio.sleep(0)
+        running_ticket(tickets).release()
+    await asyncio.wait_for(watcher, 1)
+    assert seen == [3, 2, 1]
+    assert tickets[3].state is JobState.RUNNING
+
+
+async def test_position_updates_are_coalesced_to_one_per_interval() -> None:
+    interval = 0.03
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    admitted_at = time.monotonic()
+    tickets = [queue.admit(f"user-{n}", n) for n in range(40)]
+    watched = tickets[-1]
+    assert watched.position == 39
+    reports: list[tuple[float, int | None, int | None]] = []
+
+    async def watch() -> None:
+        while True:
+            position = await watched.wait_position_change(interval)
+            reports.append((time.monotonic(), position, watched.position))
+            if position is None:
+                return
+
+    watcher = asyncio.create_task(watch())
+    for ticket in tickets[:-1]:
+        async with ticket.slot():
+            await asyncio.sleep(0.002)
+    assert watched.state is JobState.RUNNING
+    started_at = time.monotonic()
+    await asyncio.wait_for(watcher, 1)
+
+    *moves, (ended_at, last, _) = reports
+    assert last is None
+    assert ended_at - started_at < interval / 2, "None comes at once, not after the interval"
+    assert 1 <= len(moves) < 38, "38 changes were coalesced"
+    assert None not in [position for _, position, _ in moves]
+    assert all(position == current for _, position, current in moves), "the latest position"
+    positions = [position for _, position, _ in moves if position is not None]
+    assert positions == sorted(positions, reverse=True)
+    assert len(set(positions)) == len(positions)
+    times = [admitted_at] + [at for at, _, _ in moves]
+    tolerance = 0.002
+    assert all(later - earlier >= interval - tolerance for earlier, later in pairwise(times))
+
+
+async def test_wait_position_change_returns_none_for_a_cancelled_job_mid_interval() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    queue.admit("A", 1)
+    b = queue.admit("B", 2)
+    c = queue.admit("C", 3)
+    b.cancel()  # C moves up, but the interval since admission has not passed
+    assert c.position == 1
+    waiter = asyncio.create_task(c.wait_position_change(10.0))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    c.cancel()
+    assert await asyncio.wait_for(waiter, 1) is None
+
+
+# -- shutdown ------------------------------------------------------------------------------------
+
+
+async def test_close_refuses_new_jobs_and_cancel_queued_returns_the_waiting_ones() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=2)
+    a = queue.admit("A", 1)
+    b = queue.admit("B", 2)
+    c = queue.admit("C", 3)
+    c2 = queue.admit("C", 4)
+    waiters = [asyncio.create_task(t.wait_turn()) for t in (b, c, c2)]
+    await asyncio.sleep(0)
+
+    queue.close()
+    assert queue.closed
+    with pytest.raises(QueueClosedError) as refused:
+        queue.admit("D", 5)
+    assert isinstance(refused.value, ShuttingDownError)
+    assert refused.value.error_class == "shutting_down"
+
+    a.release()  # a freed slot starts nothing once closed
+    assert (queue.running, queue.depth) == (0, 3)
+    assert b.state is JobState.QUEUED
+
+    assert queue.cancel_queued() == [b, c, c2]
+    assert all(t.state is JobState.CANCELLED for t in (b, c, c2))
+    assert (queue.depth, queue.in_flight_by_user) == (0, {})
+    for waiter in waiters:
+        with pytest.raises(JobCancelledError) as cancelled:
+            await waiter
+        assert cancelled.value.by_shutdown
+        assert cancelled.value.error_class == "shutting_down"
+    assert queue.cancel_queued() == []
+
+
+async def test_drain_returns_true_when_running_jobs_finish_in_time() -> None:
+    queue = FairQueue(max_concurrent=2, max_per_user=2)
+    assert await queue.drain(0) is True  # nothing running
+    started: list[int] = []
+    tasks = [
+        asyncio.create_task(run_job(queue.admit("A", 1), started, 0.02)),
+        asyncio.create_task(run_job(queue.admit("B", 2), started, 0.04)),
+    ]
+    await asyncio.sleep(0)
+    queue.close()
+    began = time.monotonic()
+    assert await queue.drain(2.0) is True
+    assert time.monotonic() - began < 1.0
+    assert queue.running == 0
+    await asyncio.gather(*tasks)
+
+
+async def test_drain_returns_false_when_a_job_outlives_the_timeout() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    ticket = queue.admit("A", 1)
+    task = asyncio.create_task(run_job(ticket, [], 30.0))
+    await asyncio.sleep(0)
+    began = time.monotonic()
+    assert await queue.drain(0.05) is False
+    assert 0.04 <= time.monotonic() - began < 1.0
+    assert ticket.state is JobState.RUNNING
+
+    task.cancel()  # what shutdown does with the stragglers
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert state_of(ticket) is JobState.DONE
+    assert await queue.drain(0) is True
+
+
+# -- failures and cancellation of tasks -----------------------------------------------------------
+
+
+async def test_a_job_raising_releases_its_slot() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a = queue.admit("A", 1)
+    b = queue.admit("B", 2)
+    with pytest.raises(ValueError, match="boom"):
+        async with a.slot():
+            raise ValueError("boom")
+    assert a.state is JobState.DONE
+    assert b.state is JobState.RUNNING
+    assert queue.in_flight_by_user == {"B": 1}
+
+
+async def test_cancelling_a_queued_waiter_task_withdraws_its_job() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a = queue.admit("A", 1)
+    b = queue.admit("B", 2)
+    task = asyncio.create_task(run_job(b, []))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert b.state is JobState.CANCELLED
+    assert (queue.depth, queue.in_flight_by_user) == (0, {"A": 1})
+    a.release()
+    assert (queue.running, queue.in_flight_by_user) == (0, {})
+
+
+async def test_cancelling_a_waiter_just_granted_its_slot_hands_the_slot_on() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a = queue.admit("A", 1)
+    b = queue.admit("B", 2)
+    c = queue.admit("C", 3)
+    task = asyncio.create_task(run_job(b, []))
+    await asyncio.sleep(0)
+    a.release()
+    assert b.state is JobState.RUNNING  # granted, but its task has not resumed yet
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert state_of(b) is JobState.DONE
+    assert c.state is JobState.RUNNING
+    assert queue.in_flight_by_user == {"C": 1}
+
+
+async def test_cancelling_a_running_task_releases_its_slot() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a = queue.admit("A", 1)
+    task = asyncio.create_task(run_job(a, [], 30.0))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert a.state is JobState.DONE
+    assert (queue.running, queue.in_flight_by_user) == (0, {})
+
+
+async def test_wait_turn_and_release_by_hand() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a = queue.admit("A", 1)
+    await a.wait_turn()
+    assert a.state is JobState.RUNNING
+    a.release()
+    a.release()  # idempotent: the count goes down once
+    assert (queue.running, queue.in_flight_by_user) == (0, {})
+    with pytest.raises(RuntimeError):
+        await a.wait_turn()
+
+
+# -- misuse and introspection --------------------------------------------------------------------
+
+
+async def test_bad_limits_and_duplicate_job_ids_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        FairQueue(max_concurrent=0, max_per_user=1)
+    with pytest.raises(ValueError):
+        FairQueue(max_concurrent=1, max_per_user=0)
+    queue = FairQueue(max_concurrent=1, max_per_user=2)
+    queue.admit("A", 1)
+    with pytest.raises(ValueError):
+        queue.admit("B", 1)
+    assert queue.in_flight_by_user == {"A": 1}
+
+
+async def test_snapshot_and_counts() -> None:
+    queue = FairQueue(max_concurrent=2, max_per_user=3)
+    for n, user in enumerate("AAABB"):
+        queue.admit(user, n)
+    snap = queue.snapshot()
+    assert (snap.running, snap.depth, queue.running, queue.depth) == (2, 3, 2, 3)
+    assert snap.running_jobs == (0, 1)
+    assert snap.queued_jobs == (3, 2, 4)  # B joins the current round ahead of A's third
+    assert snap.in_flight_by_user == {"A": 3, "B": 2}
+    assert (snap.max_concurrent, snap.max_per_user, snap.closed) == (2, 3, False)
+    assert queue.get(2) is not None
+    assert "running=2/2" in repr(queue)
+    assert "state=queued position=2" in repr(queue.get(2))
+
+
+# -- property: random admit / finish / cancel sequences ------------------------------------------
+
+
+@settings(max_examples=80, stateful_step_count=30, deadline=None)
+class QueueMachine(RuleBasedStateMachine):
+    """Random admits, finishes, cancels, abandons and a shutdown, checked after every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = FairQueue(max_concurrent=1, max_per_user=1)
+        self.tickets: list[Ticket] = []
+        self.seen: dict[int, JobState] = {}
+        self.ends: Counter[int] = Counter()
+        self.next_id = 0
+
+    @initialize(max_concurrent=st.integers(1, 3), max_per_user=st.integers(1, 3))
+    def make_queue(self, max_concurrent: int, max_per_user: int) -> None:
+        self.queue = FairQueue(max_concurrent=max_concurrent, max_per_user=max_per_user)
+
+    def positions(self) -> dict[int, int]:
+        return {t.job_id: t.position for t in self.tickets if t.position is not None}
+
+    def pick(self, state: JobState | None, index: int) -> Ticket | None:
+        pool = [t for t in self.tickets if state is None or t.state is state]
+        return pool[index % len(pool)] if pool else None
+
+    @rule(user=st.integers(0, 4))
+    def admit(self, user: int) -> None:
+        before = self.positions()
+        in_flight = self.queue.in_flight(user)
+        others_queued = {t.user_key for t in self.tickets if t.state is JobState.QUEUED} - {user}
+        self.next_id += 1
+        if self.queue.closed:
+            with pytest.raises(QueueClosedError):
+                self.queue.admit(user, self.next_id)
+            return
+        if in_flight >= self.queue.max_per_user:
+            with pytest.raises(QueueFullError):
+                self.queue.admit(user, self.next_id)
+            assert self.positions() == before
+            return
+        ticket = self.queue.admit(user, self.next_id)
+        self.tickets.append(ticket)
+        after = self.positions()
+        # One admission moves each queued job back by at most one place.
+        assert all(after[job] - position in (0, 1) for job, position in before.items())
+        if in_flight == 0 and ticket.position is not None:
+            # Fairness bound: a user with nothing in flight waits behind at most two jobs of
+            # each other user (one from the round being served, one from the next).
+            assert ticket.position <= 1 + 2 * len(others_queued)
+
+    @rule(index=st.integers(0, 100))
+    def finish(self, index: int) -> None:
+        ticket = self.pick(JobState.RUNNING, index)
+        if ticket is None:
+            return
+        before = self.positions()
+        next_up = next((t for t in self.tickets if t.position == 1), None)
+        ticket.release()
+        assert ticket.state is JobState.DONE
+        if next_up is not None and not self.queue.closed:
+            # Position 1 really is the job that starts next; everyone else moves up one.
+            assert next_up.state is JobState.RUNNING
+            assert self.positions() == {job: p - 1 for job, p in before.items() if p > 1}
+        else:
+            assert self.positions() == before
+
+    @rule(index=st.integers(0, 100), abandon=st.booleans())
+    def cancel(self, index: int, abandon: bool) -> None:
+        ticket = self.pick(None, index)
+        if ticket is None:
+            return
+        was = ticket.state
+        before = self.positions()
+        if abandon:
+            ticket.release()  # a queued ticket is withdrawn, a running one finished
+        else:
+            assert ticket.cancel() is (was is JobState.QUEUED)
+            if was is not JobState.QUEUED:
+                assert ticket.state is was
+        if was is JobState.QUEUED:
+            assert ticket.state is JobState.CANCELLED
+            gone = before[ticket.job_id]
+            expected = {job: p - (p > gone) for job, p in before.items() if job != ticket.job_id}
+            assert self.positions() == expected  # a cancel never moves anyone back
+
+    @rule()
+    def shut_down(self) -> None:
+        if len(self.tickets) < 8 or self.queue.closed:
+            return  # keep most runs open for longer
+        queued = [t for t in self.tickets if t.state is JobState.QUEUED]
+        self.queue.close()
+        cancelled = self.queue.cancel_queued()
+        assert sorted(t.job_id for t in cancelled) == sorted(t.job_id for t in queued)
+
+    @invariant()
+    def limits_and_counts_hold(self) -> None:
+        queue = self.queue
+        live = [t for t in self.tickets if t.state not in FINAL]
+        expected: Counter[Hashable] = Counter(t.user_key for t in live)
+        assert queue.in_flight_by_user == dict(expected)
+        assert all(0 < n <= queue.max_per_user for n in queue.in_flight_by_user.values())
+        assert queue.running <= queue.max_concurrent
+        assert queue.running == sum(t.state is JobState.RUNNING for t in live)
+        assert queue.depth == sum(t.state is JobState.QUEUED for t in live)
+        if not queue.closed:
+            assert queue.running == min(queue.max_concurrent, queue.running + queue.depth)
+        assert_positions_consistent(queue, self.tickets)
+
+    @invariant()
+    def every_job_ends_exactly_once(self) -> None:
+        allowed = {
+            JobState.QUEUED: {JobState.QUEUED, JobState.RUNNING, JobState.CANCELLED},
+            JobState.RUNNING: {JobState.RUNNING, JobState.DONE},
+            JobState.DONE: {JobState.DONE},
+            JobState.CANCELLED: {JobState.CANCELLED},
+        }
+        for ticket in self.tickets:
+            was = self.seen.get(ticket.job_id, JobState.QUEUED)
+            assert ticket.state in allowed[was]
+            if ticket.state in FINAL and was not in FINAL:
+                self.ends[ticket.job_id] += 1
+                assert self.queue.get(ticket.job_id) is None
+            self.seen[ticket.job_id] = ticket.state
+        assert all(count == 1 for count in self.ends.values())
+
+    def teardown(self) -> None:
+        self.queue.close()
+        self.queue.cancel_queued()
+        for ticket in self.tickets:
+            ticket.release()
+        self.every_job_ends_exactly_once()
+        assert set(self.ends) == {t.job_id for t in self.tickets}
+        assert (self.queue.running, self.queue.depth, self.queue.in_flight_by_user) == (0, 0, {})
+
+
+TestQueueMachine = QueueMachine.TestCase
