@@ -26,7 +26,13 @@ from bot.storage import JobRow
 log = logging.getLogger(__name__)
 
 # Loaded in this order by setup_hook; a failure stops start-up.
-EXTENSIONS: tuple[str, ...] = ("cogs.help", "cogs.imagine")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.help",
+    "cogs.imagine",
+    "cogs.budget",
+    "cogs.admin",
+    "cogs.history",
+)
 
 SYNC_HASH_KEY = "command_sync_hash"
 

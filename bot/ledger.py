@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import RefusedError
+from bot.errors import RefusedError, UserInputError
 from bot.storage import BudgetCheck, Database, NewJob, Usage
 
 
@@ -81,6 +81,21 @@ class Quota:
         if self.server_cap is not None:
             return min(personal_left, max(0, self.server_cap - self.server_used))
         return personal_left
+
+
+MAX_CREDITS = 1_000_000
+
+
+def checked_credits(value: int, *, what: str = "Credits", minimum: int = 0) -> int:
+    """Admin-entered amounts: whole, not negative, not absurd. Discord enforces the option's range
+    in its client, but a payload can still carry anything."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise UserInputError(f"{what} must be a whole number.")
+    if value < minimum:
+        raise UserInputError(f"{what} can't be less than {minimum}.")
+    if value > MAX_CREDITS:
+        raise UserInputError(f"{what} can't be more than {MAX_CREDITS:,}.")
+    return value
 
 
 class BudgetExceededError(RefusedError):

@@ -819,5 +819,131 @@ class ModerationStore(_Store):
         return [AuditRow(**dict(r)) for r in rows]
 
 
-class Database(JobStore, GuildStore, BudgetStore, ModerationStore):
+# -- usage reports and history ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """What a server's members generated in a window: delivered images and what they cost."""
+
+    jobs: int
+    failed: int
+    images: int
+    credits: int
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """One user's or one model's share of a window (``key`` is the user id or model id)."""
+
+    key: str
+    jobs: int
+    images: int
+    credits: int
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    totals: UsageTotals
+    top_users: list[UsageLine]
+    models: list[UsageLine]
+
+
+USAGE_CSV_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "user_id",
+    "channel_id",
+    "model",
+    "state",
+    "count",
+    "images_delivered",
+    "credits_charged",
+    "api_credits",
+    "usd",
+    "error_class",
+    "message_id",
+    "prompt",
+)
+
+
+def _usage_line(row: aiosqlite.Row) -> UsageLine:
+    return UsageLine(
+        key=str(row["k"]),
+        jobs=int(row["jobs"]),
+        images=int(row["images"]),
+        credits=int(row["credits"]),
+        usd=float(row["usd"]),
+    )
+
+
+class UsageStore(_Store):
+    """Read-only reports over the job rows: usage summaries, CSV exports and history."""
+
+    async def usage_summary(self, guild_id: int, since: float, *, top: int = 5) -> UsageSummary:
+        """Totals, the ``top`` users by credits and every model used, for jobs created since."""
+        window = "FROM jobs WHERE guild_id = :g AND created_at >= :since"
+        sums = (
+            "COUNT(*) AS jobs, COALESCE(SUM(images_delivered), 0) AS images, "
+            "COALESCE(SUM(credits_charged), 0) AS credits, COALESCE(SUM(usd), 0) AS usd"
+        )
+        params = {"g": guild_id, "since": since, "top": top}
+        total = await self._fetchone(
+            f"SELECT {sums}, COALESCE(SUM(state IN ('failed', 'interrupted')), 0) AS failed "
+            f"{window}",
+            params,
+        )
+        assert total is not None
+        users = await self._fetchall(
+            f"SELECT user_id AS k, {sums} {window} GROUP BY user_id "
+            "ORDER BY credits DESC, images DESC, user_id LIMIT :top",
+            params,
+        )
+        models = await self._fetchall(
+            f"SELECT model AS k, {sums} {window} GROUP BY model "
+            "ORDER BY credits DESC, images DESC, model",
+            params,
+        )
+        return UsageSummary(
+            totals=UsageTotals(
+                jobs=int(total["jobs"]),
+                failed=int(total["failed"]),
+                images=int(total["images"]),
+                credits=int(total["credits"]),
+                usd=float(total["usd"]),
+            ),
+            top_users=[_usage_line(r) for r in users],
+            models=[_usage_line(r) for r in models],
+        )
+
+    async def usage_rows(
+        self, guild_id: int, since: float, *, limit: int = 50_000
+    ) -> list[tuple[object, ...]]:
+        """The jobs created since, oldest first, as tuples in ``USAGE_CSV_COLUMNS`` order."""
+        rows = await self._fetchall(
+            f"SELECT {', '.join(USAGE_CSV_COLUMNS)} FROM jobs "
+            "WHERE guild_id = ? AND created_at >= ? ORDER BY id LIMIT ?",
+            (guild_id, since, limit),
+        )
+        return [tuple(r[c] for c in USAGE_CSV_COLUMNS) for r in rows]
+
+    async def delivered_jobs(
+        self, *, user_id: int, guild_id: int | None = None, limit: int = 10
+    ) -> list[JobRow]:
+        """A user's latest generations that reached a message (in one server, or anywhere)."""
+        where = "user_id = ? AND state = 'done' AND message_id IS NOT NULL"
+        params: list[object] = [user_id]
+        if guild_id is not None:
+            where += " AND guild_id = ?"
+            params.append(guild_id)
+        rows = await self._fetchall(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY id DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [_job(r) for r in rows]
+
+
+class Database(JobStore, GuildStore, BudgetStore, ModerationStore, UsageStore):
     """The bot's SQLite database. Construct with ``await Database.open(path)``."""

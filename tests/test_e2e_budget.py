@@ -1,0 +1,134 @@
+"""Budgets end to end: spending, refusals with the reset time, refunds, /quota, admin commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.client import ImagenBot
+from tests.fakes.aimlapi import Fault
+from tests.fakes.discord import FakeInteraction
+from tests.harness import Stack, fake_stack, running_bot
+
+UTC = ZoneInfo("UTC")
+
+
+class Clock:
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with fake_stack(tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+async def bot(stack: Stack) -> AsyncIterator[ImagenBot]:
+    async with running_bot(stack, DEFAULT_DAILY_CREDITS="4") as b:
+        yield b
+
+
+async def private_reply(it: FakeInteraction) -> str:
+    response = await it.wait_response(10)
+    assert response.type == 4 and response.data["flags"] & 64, response
+    return str(response.data.get("content") or json.dumps(response.data.get("embeds")))
+
+
+async def settled(bot: ImagenBot, timeout: float = 10.0) -> None:
+    """Wait until no job is open: the message is edited a moment before the job row settles."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await bot.db.open_jobs():
+        assert loop.time() < deadline, "jobs did not settle"
+        await asyncio.sleep(0.02)
+
+
+async def generate(stack: Stack, **options: Any) -> dict[str, Any]:
+    it = await stack.discord.slash("imagine", options)
+    response = await it.wait_response(10)
+    assert response.type == 5, response
+    return await it.wait_original_message(15)
+
+
+async def usage(bot: ImagenBot, user_id: int) -> tuple[int, int]:
+    await settled(bot)
+    rows = await bot.db._fetchall(
+        "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c "
+        "FROM budget_usage WHERE user_id = ?",
+        (user_id,),
+    )
+    return int(rows[0]["r"]), int(rows[0]["c"])
+
+
+async def test_spend_refuse_with_reset_time_then_generate_after_midnight(
+    stack: Stack, bot: ImagenBot
+) -> None:
+    clock = Clock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC).timestamp())
+    bot.services.ledger._clock = clock
+    message = await generate(stack, prompt="a snowy owl", count=4)
+    assert len(message["attachments"]) == 4
+    assert "0 left today" in json.dumps(message["embeds"])
+    calls = len(stack.api.requests)
+    refused = await private_reply(await stack.discord.slash("imagine", {"prompt": "again"}))
+    midnight = int(datetime(2026, 11, 22, tzinfo=UTC).timestamp())
+    assert "Not enough credits" in refused and f"<t:{midnight}:R>" in refused
+    assert len(stack.api.requests) == calls, "a refusal must not reach the API"
+    quota = await private_reply(await stack.discord.slash("quota"))
+    assert "4 of 4" in quota and f"<t:{midnight}:R>" in quota
+    clock.at = midnight + 1
+    message = await generate(stack, prompt="a new day")
+    assert len(message["attachments"]) == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault.http(400),
+        Fault.safety(),
+        Fault.http(401),
+        Fault.http(403),
+        Fault.http(404),
+        Fault(malformed_json=True),
+        Fault(images=0),
+        Fault(image_fault="not_image"),
+        Fault(image_fault="404"),
+    ],
+    ids=lambda f: f"{f.status}-{f.malformed_json}-{f.images}-{f.image_fault}",
+)
+async def test_failures_refund_in_full(stack: Stack, bot: ImagenBot, fault: Fault) -> None:
+    stack.api.inject(fault)
+    message = await generate(stack, prompt="a tower", count=2)
+    assert not message["attachments"]
+    assert "⚠️" in message["content"] and "Traceback" not in message["content"]
+    assert await usage(bot, stack.discord.member.user.id) == (0, 0)
+    await settled(bot)
+    row = (await bot.db._fetchall("SELECT state, credits_charged, error_class FROM jobs"))[-1]
+    assert row["state"] == "failed" and row["credits_charged"] == 0 and row["error_class"]
+
+
+async def test_fewer_images_than_asked_charges_only_those(stack: Stack, bot: ImagenBot) -> None:
+    stack.api.inject(Fault(images=2))
+    message = await generate(stack, prompt="bicycles", count=4)
+    assert len(message["attachments"]) == 2
+    assert "2 of 4" in message["content"]
+    assert await usage(bot, stack.discord.member.user.id) == (0, 2)
+    row = (await bot.db._fetchall("SELECT * FROM jobs"))[-1]
+    assert (row["credits_reserved"], row["credits_charged"], row["images_delivered"]) == (4, 2, 2)
+    assert row["api_credits"] == 84_000 and row["usd"] == pytest.approx(0.042)
+
+
+async def test_quota_in_a_dm_uses_the_personal_scope(stack: Stack, bot: ImagenBot) -> None:
+    reply = await private_reply(await stack.discord.slash("quota", dm=True))
+    assert "0 of 4" in reply
