@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 import sqlite3
+import stat
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -358,6 +359,7 @@ async def test_documented_backup_and_restore_work_on_a_live_wal_database(tmp_pat
         await db.close()
 
     backup = data / "backup.sqlite3"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     rc, out = await run_python(doc_snippet("integrity_check"), str(backup))
     assert (rc, out.strip()) == (0, "ok")
     conn = sqlite3.connect(backup)
