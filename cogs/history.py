@@ -1,0 +1,64 @@
+"""/history: a member's own latest generations, privately, with links back to the images."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.audit import jump_url
+from bot.client import ImagenBot
+from bot.moderation import sanitize_for_display
+from bot.rendering import EMBED_COLOUR, NO_PINGS, model_name
+from bot.storage import JobRow
+
+HISTORY_LIMIT = 10
+
+
+def history_line(n: int, row: JobRow) -> str:
+    link = (
+        f" · [jump]({jump_url(row.guild_id, row.channel_id, row.message_id)})"
+        if row.channel_id is not None and row.message_id is not None
+        else ""
+    )
+    images = f"{row.images_delivered} image{'s' if row.images_delivered != 1 else ''}"
+    prompt = sanitize_for_display(row.prompt.replace("\n", " "), 100)
+    return (
+        f"**{n}.** <t:{int(row.created_at)}:R> · {model_name(row.model)} · {images}{link}\n"
+        f"> {prompt}"
+    )
+
+
+def history_embed(rows: list[JobRow], *, here: bool) -> discord.Embed:
+    title = "Your latest generations" + (" in this server" if here else "")
+    embed = discord.Embed(title=title, colour=EMBED_COLOUR)
+    embed.description = "\n".join(history_line(n, r) for n, r in enumerate(rows, start=1))[:4000]
+    return embed
+
+
+class HistoryCog(commands.Cog):
+    def __init__(self, bot: ImagenBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="history", description="Your last 10 generations, with links")
+    @app_commands.allowed_installs(guilds=True, users=True)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+    async def history(self, interaction: discord.Interaction[ImagenBot]) -> None:
+        # In a server: that server's generations; elsewhere: all of them.
+        rows = await self.bot.db.delivered_jobs(
+            user_id=interaction.user.id, guild_id=interaction.guild_id, limit=HISTORY_LIMIT
+        )
+        if not rows:
+            await interaction.response.send_message(
+                "You have no generations here yet. Try /imagine.", ephemeral=True
+            )
+            return
+        await interaction.response.send_message(
+            embed=history_embed(rows, here=interaction.guild_id is not None),
+            ephemeral=True,
+            allowed_mentions=NO_PINGS,
+        )
+
+
+async def setup(bot: ImagenBot) -> None:
+    await bot.add_cog(HistoryCog(bot))
