@@ -72,8 +72,9 @@ class BudgetGroup(app_commands.Group):
     async def _done(
         self, interaction: Interaction, message: str, action: str, details: dict[str, object]
     ) -> None:
-        await record_admin_action(self.bot, interaction, action, details)
+        # Answer first: the audit post to the log channel must not eat Discord's 3-second window.
         await interaction.response.send_message(message, ephemeral=True, allowed_mentions=NO_PINGS)
+        await record_admin_action(self.bot, interaction, action, details)
 
     @app_commands.command(
         name="default", description="Daily credits for everyone without a role or user budget"
@@ -92,7 +93,7 @@ class BudgetGroup(app_commands.Group):
             f"Members now get {shown} credits a day"
             + ("" if credits is not None else " (the bot's default)")
             + ".",
-            "budget.default",
+            "budget default",
             {"credits": credits},
         )
 
@@ -115,7 +116,7 @@ class BudgetGroup(app_commands.Group):
             if credits is not None
             else f"Removed the budget of <@&{role.id}>."
         )
-        await self._done(interaction, text, "budget.role", {"role_id": role.id, "credits": credits})
+        await self._done(interaction, text, "budget role", {"role_id": role.id, "credits": credits})
 
     @app_commands.command(
         name="user", description="A daily budget for one member, overriding roles"
@@ -135,7 +136,7 @@ class BudgetGroup(app_commands.Group):
             if credits is not None
             else f"Removed the budget override of <@{user.id}>."
         )
-        await self._done(interaction, text, "budget.user", {"user_id": user.id, "credits": credits})
+        await self._done(interaction, text, "budget user", {"user_id": user.id, "credits": credits})
 
     @app_commands.command(name="grant", description="Give a member extra credits for today")
     @app_commands.describe(user="The member", credits="Extra credits, today only")
@@ -154,7 +155,7 @@ class BudgetGroup(app_commands.Group):
         await self._done(
             interaction,
             f"Granted <@{user.id}> {credits} extra credits for today ({day}).",
-            "budget.grant",
+            "budget grant",
             {"user_id": user.id, "credits": credits, "day": day, "guild_id": guild_id},
         )
 
@@ -166,7 +167,7 @@ class BudgetGroup(app_commands.Group):
         await self._done(
             interaction,
             f"Reset <@{user.id}>'s spending today ({forgiven} credits forgiven).",
-            "budget.reset",
+            "budget reset",
             {"user_id": user.id, "forgiven": forgiven, "day": day},
         )
 
@@ -184,7 +185,7 @@ class BudgetGroup(app_commands.Group):
             if credits is not None
             else "The server has no daily cap now."
         )
-        await self._done(interaction, text, "budget.server_cap", {"credits": credits})
+        await self._done(interaction, text, "budget server-cap", {"credits": credits})
 
     @app_commands.command(name="show", description="Budgets of this server, or one member's today")
     @app_commands.describe(user="Show this member's budget and spending today")

@@ -132,3 +132,75 @@ async def test_fewer_images_than_asked_charges_only_those(stack: Stack, bot: Ima
 async def test_quota_in_a_dm_uses_the_personal_scope(stack: Stack, bot: ImagenBot) -> None:
     reply = await private_reply(await stack.discord.slash("quota", dm=True))
     assert "0 of 4" in reply
+
+
+async def admin(stack: Stack, command: str, options: dict[str, Any] | None = None) -> str:
+    it = await stack.discord.slash(
+        f"imagine-admin budget {command}", options, user=stack.discord.admin
+    )
+    return await private_reply(it)
+
+
+async def refused(stack: Stack, user: Any, **options: Any) -> str:
+    return await private_reply(await stack.discord.slash("imagine", options, user=user))
+
+
+async def test_budget_admin_commands_change_the_next_imagine(stack: Stack, bot: ImagenBot) -> None:
+    member, admin_member = stack.discord.member, stack.discord.admin
+    admin_role = admin_member.roles[0]
+
+    assert "1 credits a day" in await admin(stack, "default", {"credits": 1})
+    assert "Not enough credits" in await refused(stack, member, prompt="two", count=2)
+    await generate(stack, prompt="one")
+
+    await admin(stack, "role", {"role": admin_role, "credits": 6})
+    it = await stack.discord.slash("imagine", {"prompt": "role", "count": 4}, user=admin_member)
+    assert len((await it.wait_original_message(15))["attachments"]) == 4
+    await admin(stack, "user", {"user": admin_member.user.id, "credits": 4})
+    assert "Not enough credits" in await refused(stack, admin_member, prompt="x")
+
+    assert "3 extra credits" in await admin(stack, "grant", {"user": member.user.id, "credits": 3})
+    await generate(stack, prompt="granted", count=3)
+    assert "Not enough credits" in await refused(stack, member, prompt="x")
+
+    assert "4 credits forgiven" in await admin(stack, "reset", {"user": member.user.id})
+    await generate(stack, prompt="after reset")
+
+    shown = await admin(stack, "show")
+    assert "1 credits/day" in shown and str(admin_role) in shown
+    mine = await admin(stack, "show", {"user": member.user.id})
+    assert "Used today" in mine and "That buys" in mine
+
+    await admin(stack, "server-cap", {"credits": 1})
+    await admin(stack, "user", {"user": admin_member.user.id, "credits": 100})
+    assert "server has used its daily cap" in await refused(stack, admin_member, prompt="x")
+    await admin(stack, "server-cap")
+    it = await stack.discord.slash("imagine", {"prompt": "uncapped"}, user=admin_member)
+    assert len((await it.wait_original_message(15))["attachments"]) == 1
+
+    rows = await bot.db.audit_rows(stack.discord.default_guild.id, limit=50)
+    actions = [r.action for r in rows]
+    for action in ("budget default", "budget role", "budget user", "budget grant", "budget reset"):
+        assert action in actions
+
+
+@pytest.mark.parametrize(
+    ("command", "options", "needle"),
+    [
+        ("default", {"credits": -5}, "less than 0"),
+        ("default", {"credits": 10**9}, "more than"),
+        ("grant", {"credits": 0}, "less than 1"),
+        ("server-cap", {"credits": 10**12}, "more than"),
+    ],
+)
+async def test_bad_amounts_are_refused_and_change_nothing(
+    stack: Stack, bot: ImagenBot, command: str, options: dict[str, Any], needle: str
+) -> None:
+    if command == "grant":
+        options = {**options, "user": stack.discord.member.user.id}
+    before = await bot.db.guild_settings(stack.discord.default_guild.id)
+    assert needle in await admin(stack, command, options)
+    after = await bot.db.guild_settings(stack.discord.default_guild.id)
+    assert before == after
+    grants = await bot.db._fetchall("SELECT COUNT(*) AS n FROM budget_grant")
+    assert grants[0]["n"] == 0
