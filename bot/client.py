@@ -17,7 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.config import Settings
-from bot.delivery import BUTTONS, JobRunner
+from bot.delivery import BUTTONS, DISCORD_FAILURES, JobRunner
 from bot.health import HealthServer
 from bot.replies import report_error
 from bot.services import Services
@@ -170,9 +170,9 @@ class ImagenBot(commands.Bot):
                     everyone=False, roles=False, users=[discord.Object(row.user_id)]
                 ),
             )
-        except discord.HTTPException as exc:
+        except DISCORD_FAILURES as exc:
             log.warning(
-                "could not tell user %d about interrupted job %d: %s", row.user_id, row.id, exc
+                "could not tell user %d about interrupted job %d: %r", row.user_id, row.id, exc
             )
 
     async def shutdown(self) -> None:

@@ -44,6 +44,8 @@ TOKEN_MARGIN = dt.timedelta(seconds=30)
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 POSITION_UPDATE_INTERVAL_S = 3.0
+# What a call to Discord can fail with: an answer, or no answer (network, timeout).
+DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
 APOLOGY = "Something went wrong on our side. You were not charged; please try again."
 
 
@@ -130,7 +132,7 @@ class JobRunner:
         try:
             try:
                 await interaction.response.defer(thinking=True)
-            except discord.HTTPException as exc:
+            except DISCORD_FAILURES as exc:
                 raise DeliveryError(detail=f"defer failed: {exc}") from exc
             watcher = None
             if job.ticket.position is not None:
@@ -154,7 +156,9 @@ class JobRunner:
                 if exc.by_shutdown
                 else "Cancelled. You were not charged."
             )
-            await self.service.db.finish_job(job.job_id, state="cancelled", error_class="cancelled")
+            await self.service.db.finish_job(
+                job.job_id, state="cancelled", error_class=exc.error_class
+            )
             self._observe(job, "cancelled", None)
             await self._edit_quietly(interaction, text)
         except asyncio.CancelledError:
@@ -185,6 +189,7 @@ class JobRunner:
             job, ShuttingDownError(detail="stopped by shutdown"), state="interrupted", result=result
         )
         if settled:
+            log.warning("job %d interrupted by shutdown and refunded", job.job_id)
             await self._edit_quietly(
                 interaction,
                 "The bot restarted before your images were ready. You were not charged; "
@@ -203,8 +208,8 @@ class JobRunner:
                 view=cancel_view(job.job_id),
                 allowed_mentions=NO_PINGS,
             )
-        except discord.HTTPException as exc:
-            log.info("could not show the queue position of job %d: %s", job.job_id, exc)
+        except DISCORD_FAILURES as exc:
+            log.info("could not show the queue position of job %d: %r", job.job_id, exc)
 
     async def _watch_position(self, interaction: Interaction, job: PreparedJob) -> None:
         while True:
@@ -372,8 +377,8 @@ class JobRunner:
                 view=None,
                 allowed_mentions=NO_PINGS,
             )
-        except discord.HTTPException as exc:
-            log.warning("could not tell the user about their job: %s", exc)
+        except DISCORD_FAILURES as exc:
+            log.warning("could not tell the user about their job: %r", exc)
 
     # -- result buttons -----------------------------------------------------------------------
 
@@ -441,17 +446,26 @@ class JobRunner:
     # -- shutdown -----------------------------------------------------------------------------
 
     async def shutdown(self, grace_s: float) -> None:
-        """Stop accepting, refund what waits, give running jobs ``grace_s``, then cut them off."""
+        """Stop accepting, refund what waits, give running jobs ``grace_s``, then cut them off.
+
+        The grace covers a job's whole task, delivery included: waiting only for the API slots
+        (``FairQueue.drain``) would cut jobs off while they post their images.
+        """
         self.service.accepting = False
         self.service.queue.close()
         for ticket in self.service.queue.cancel_queued():
             log.info("job %d cancelled by shutdown", ticket.job_id)
-        if not await self.service.queue.drain(grace_s):
-            log.warning("jobs still running after %.0f s; interrupting them", grace_s)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=10)
+        tasks = list(self._tasks)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        if pending:
+            log.warning(
+                "%d jobs still running after %.0f s; interrupting them", len(pending), grace_s
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=10)
 
 
 class EditModal(discord.ui.Modal):
