@@ -64,8 +64,11 @@ def _is_token_error(exc: discord.HTTPException) -> bool:
 
 
 def _retryable(exc: BaseException) -> bool:
+    """Worth another try of our own. discord.py has already retried 5xx answers (about 25 s of
+    backoff) and 429s that came through Discord's proxy; repeating that would keep a user waiting
+    minutes during an outage. A bare 429 and a dropped connection are ours to retry."""
     if isinstance(exc, discord.HTTPException):
-        return exc.status >= 500 or exc.status == 429
+        return exc.status == 429
     return isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError)
 
 
