@@ -97,6 +97,8 @@ class JobRunner:
         self._messages: dict[int, Interaction] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.on_delivered: list[Callable[[PreparedJob, discord.Message, int], Awaitable[None]]] = []
+        # Called after a job failed and its user was told (e.g. to brief the server's admins).
+        self.on_failed: list[Callable[[PreparedJob, BaseException], Awaitable[None]]] = []
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -175,11 +177,13 @@ class JobRunner:
             )
             await self.service.fail(job, exc, result=result)
             await self._edit_quietly(interaction, rendering.failure_text(exc.user_message))
+            await self._after_failure(job, exc)
         except Exception as exc:
             self._observe(job, "internal", seconds)
             log.exception("job %d failed unexpectedly", job.job_id)
             await self.service.fail(job, exc, result=result)
             await self._edit_quietly(interaction, rendering.failure_text(APOLOGY))
+            await self._after_failure(job, exc)
         finally:
             self._active.pop(job.job_id, None)
             self._messages.pop(job.job_id, None)
@@ -198,6 +202,13 @@ class JobRunner:
                 "The bot restarted before your images were ready. You were not charged; "
                 "please try again in a minute.",
             )
+
+    async def _after_failure(self, job: PreparedJob, error: BaseException) -> None:
+        for hook in self.on_failed:
+            try:
+                await hook(job, error)
+            except Exception:
+                log.exception("after-failure hook failed for job %d", job.job_id)
 
     def _observe(self, job: PreparedJob, outcome: str, seconds: float | None) -> None:
         self.bot.services.metrics.observe_generation(job.model.id, outcome, seconds)

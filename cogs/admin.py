@@ -27,10 +27,11 @@ from bot.audit import (
     mirror_generation,
     post_to_log_channel,
     record_admin_action,
+    report_failure_to_admins,
 )
 from bot.catalogue import MAX_IMAGES, MODELS, PERSON_GENERATION, SAFETY_SETTINGS, ModelSpec
 from bot.client import ImagenBot
-from bot.errors import UserInputError
+from bot.errors import ImagenError, UserInputError
 from bot.generation import PreparedJob
 from bot.moderation import (
     MAX_REGEX_LENGTH,
@@ -796,6 +797,9 @@ def usage_embed(summary: UsageSummary, days: int) -> discord.Embed:
     return embed
 
 
+USER_SIDE_FAILURES = frozenset({"safety_blocked", "bad_request", "no_images", "cancelled"})
+
+
 class AdminCog(commands.Cog):
     """Owns the admin group and mirrors every delivered generation to the log channel."""
 
@@ -806,11 +810,28 @@ class AdminCog(commands.Cog):
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.group)
         self.bot.runner.on_delivered.append(self.mirror)
+        self.bot.runner.on_failed.append(self.brief_admins)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.group.name)
         if self.mirror in self.bot.runner.on_delivered:
             self.bot.runner.on_delivered.remove(self.mirror)
+        if self.brief_admins in self.bot.runner.on_failed:
+            self.bot.runner.on_failed.remove(self.brief_admins)
+
+    async def brief_admins(self, job: PreparedJob, error: BaseException) -> None:
+        """Failures an admin can act on (key, credits, model, outages, Discord) go to the log
+        channel; a prompt the safety filter refused is the user's business."""
+        if isinstance(error, ImagenError) and error.error_class in USER_SIDE_FAILURES:
+            return
+        await report_failure_to_admins(
+            self.bot,
+            guild_id=job.guild_id,
+            job_id=job.job_id,
+            user_id=job.user_id,
+            error=error,
+            model_id=job.model.id,
+        )
 
     async def mirror(self, job: PreparedJob, message: discord.Message, charged: int) -> None:
         await mirror_generation(self.bot, job, message, charged)

@@ -755,3 +755,25 @@ async def test_the_admin_group_refuses_dms(stack: Stack, bot: ImagenBot) -> None
     it = await stack.discord.slash("imagine-admin config show", dm=True, user=stack.discord.admin)
     response = await it.wait_response()
     assert response.data["flags"] & 64 and "only works in a server" in response.data["content"]
+
+
+async def test_admins_get_failure_detail_in_the_log_channel(stack: Stack, bot: ImagenBot) -> None:
+    from tests.fakes.aimlapi import Fault
+
+    await set_log_channel(stack)
+    posts_before = len(await log_posts(stack, 1))
+    stack.api.inject(Fault.http(401, "Invalid API key sk-raw-upstream-text"))
+    it = await stack.discord.slash("imagine", {"prompt": "a fox"})
+    message = await it.wait_original_message(15)
+    assert "AIMLAPI_KEY" in message["content"] and "sk-raw" not in message["content"]
+    posts = await log_posts(stack, posts_before + 1)
+    failure = posts[-1]["embeds"][0]
+    text = str(failure)
+    assert failure["title"] == "Generation failed" and "AIMLAPI_KEY" in text
+    assert "401" in text and "sk-raw" not in text
+    # A prompt the safety filter refused is not an admin matter.
+    stack.api.inject(Fault.safety())
+    it = await stack.discord.slash("imagine", {"prompt": "a fox again"})
+    await it.wait_original_message(15)
+    await asyncio.sleep(0.3)
+    assert len(stack.discord.messages_in(LOG_CHANNEL_ID)) == len(posts)
