@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ import pytest
 from bot.client import ImagenBot
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Stack, fake_stack, running_bot
+from tests.harness import Stack, running_bot
 
 UTC = ZoneInfo("UTC")
 
@@ -26,12 +25,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.at
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with fake_stack(tmp_path) as s:
-        yield s
 
 
 @pytest.fixture

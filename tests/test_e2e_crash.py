@@ -11,15 +11,11 @@ import asyncio
 import json
 import signal
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.storage import Database
 from tests.fakes.discord import FakeInteraction, FakeMember
-from tests.harness import BotProcess, Stack, fake_stack
+from tests.harness import BotProcess, Stack
 from tests.test_e2e_jobs import delivered, eventually, queued_message, users
 
 ENV = {
@@ -27,12 +23,6 @@ ENV = {
     "MAX_JOBS_PER_USER": "2",
     "DEFAULT_DAILY_CREDITS": "100",
 }
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with fake_stack(tmp_path) as s:
-        yield s
 
 
 async def submit(stack: Stack, user: FakeMember, prompt: str) -> FakeInteraction:

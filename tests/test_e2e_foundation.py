@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
-from tests.harness import DISCORD_TOKEN, BotProcess, Stack, fake_stack, running_bot
+from tests.harness import DISCORD_TOKEN, BotProcess, Stack, running_bot
 
 PUT_COMMANDS = r"^/applications/\d+/commands$"
 PUT_GUILD_COMMANDS = r"^/applications/\d+/guilds/\d+/commands$"
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with fake_stack(tmp_path) as s:
-        yield s
 
 
 def puts(stack: Stack, pattern: str = PUT_COMMANDS) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +11,7 @@ import pytest
 from bot.catalogue import ASPECT_RATIOS, MODELS
 from bot.client import ImagenBot
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Stack, fake_stack, running_bot
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with fake_stack(tmp_path) as s:
-        yield s
+from tests.harness import Stack, running_bot
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,16 +27,10 @@ from tests.fakes.discord import (
     FakeUser,
     RecordedCall,
 )
-from tests.harness import Stack, fake_stack, running_bot
+from tests.harness import Stack, running_bot
 
 P_MANAGE_MESSAGES = 1 << 13
 PATCH_ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with fake_stack(tmp_path) as s:
-        yield s
 
 
 def add_member(stack: Stack, user_id: int, name: str, permissions: int = 0) -> FakeMember:

@@ -5,23 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import aiohttp
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.client import ImagenBot, apply_discord_urls
 from bot.services import build_services
 from bot.storage import Database
-from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack, fake_stack
-
-
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with fake_stack(tmp_path) as s:
-        yield s
+from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack
 
 
 def free_port() -> int:
