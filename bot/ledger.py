@@ -14,7 +14,7 @@ from datetime import time as dtime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import RefusedError, UserInputError
-from bot.storage import BudgetCheck, Database, NewJob, Usage
+from bot.storage import BudgetCheck, BudgetRules, Database, NewJob, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,33 +128,35 @@ class Ledger:
     def now(self) -> float:
         return self._clock()
 
-    async def limit_for(self, scope: Scope, user_id: int, role_ids: Iterable[int]) -> Limit:
-        """User override, else the highest role budget, else the server default, else the bot's."""
-        if scope.guild_id is None:
-            return Limit(self._default, "bot default")
-        override = await self._db.user_budget(scope.guild_id, user_id)
-        if override is not None:
-            return Limit(override, "user override")
-        roles = await self._db.role_budgets(scope.guild_id)
-        held = [roles[r] for r in role_ids if r in roles]
-        if held:
-            return Limit(max(held), "role")
-        settings = await self._db.guild_settings(scope.guild_id)
-        if settings.daily_credits is not None:
-            return Limit(settings.daily_credits, "server default")
-        return Limit(self._default, "bot default")
-
-    async def _server_cap(self, scope: Scope) -> int | None:
+    async def _rules(self, scope: Scope, user_id: int) -> BudgetRules | None:
         if scope.guild_id is None:
             return None
-        return (await self._db.guild_settings(scope.guild_id)).server_cap
+        return await self._db.budget_rules(scope.guild_id, user_id)
+
+    def _limit(self, rules: BudgetRules | None, role_ids: Iterable[int]) -> Limit:
+        """User override, else the highest role budget, else the server default, else the bot's."""
+        if rules is None:
+            return Limit(self._default, "bot default")
+        if rules.user_credits is not None:
+            return Limit(rules.user_credits, "user override")
+        held = [rules.role_credits[r] for r in role_ids if r in rules.role_credits]
+        if held:
+            return Limit(max(held), "role")
+        if rules.daily_credits is not None:
+            return Limit(rules.daily_credits, "server default")
+        return Limit(self._default, "bot default")
+
+    async def limit_for(self, scope: Scope, user_id: int, role_ids: Iterable[int]) -> Limit:
+        """User override, else the highest role budget, else the server default, else the bot's."""
+        return self._limit(await self._rules(scope, user_id), role_ids)
 
     async def quota(self, scope: Scope, user_id: int, role_ids: Iterable[int]) -> Quota:
         at = self.now()
         day = scope.day(at)
-        limit = await self.limit_for(scope, user_id, role_ids)
+        rules = await self._rules(scope, user_id)
+        limit = self._limit(rules, role_ids)
         usage = await self._db.usage(scope.key, day, user_id)
-        cap = await self._server_cap(scope)
+        cap = rules.server_cap if rules is not None else None
         server_used = await self._db.scope_usage(scope.key, day) if cap is not None else 0
         return Quota(limit, usage, scope.next_reset(at), cap, server_used)
 
@@ -165,15 +167,22 @@ class Ledger:
 
     async def reserve(self, scope: Scope, role_ids: Iterable[int], job: NewJob) -> int:
         """Insert the job, reserving its credits, or raise ``BudgetExceededError`` saying why."""
+        # One round trip: the reserving statement reads the server's rules itself. This runs
+        # before every /imagine is acknowledged (see docs/performance.md).
         roles = tuple(role_ids)
-        limit = await self.limit_for(scope, job.user_id, roles)
-        cap = await self._server_cap(scope)
-        job_id = await self._db.reserve_job(
-            job, BudgetCheck(base_limit=limit.base, server_cap=cap, usd_cap=self._usd_cap)
+        check = BudgetCheck(
+            base_limit=self._default,
+            server_cap=None,
+            usd_cap=self._usd_cap,
+            guild_id=scope.guild_id,
+            role_ids=roles,
         )
+        job_id = await self._db.reserve_job(job, check)
         if job_id is not None:
             return job_id
-        raise await self._refusal(scope, job, limit, cap)
+        rules = await self._rules(scope, job.user_id)
+        cap = rules.server_cap if rules is not None else None
+        raise await self._refusal(scope, job, self._limit(rules, roles), cap)
 
     async def _refusal(
         self, scope: Scope, job: NewJob, limit: Limit, cap: int | None

@@ -9,6 +9,7 @@ changes are numbered files in ``bot/migrations`` applied in order and recorded i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+SQLITE_INT_MAX = 2**63 - 1
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -97,6 +99,15 @@ class _Store:
             await db._configure()
             if migrate:
                 await db.migrate()
+        except aiosqlite.Error as exc:
+            # A full or failing disk shows up here as "disk I/O error" or "database or disk is
+            # full": one line for the operator, not a traceback.
+            with contextlib.suppress(aiosqlite.Error):
+                await conn.close()
+            raise StorageError(
+                f"cannot use the database {path}: {exc}; check DATABASE_PATH, free disk space "
+                "and permissions"
+            ) from None
         except BaseException:
             await conn.close()
             raise
@@ -132,32 +143,40 @@ class _Store:
         await self.close()
 
     # -- plumbing -----------------------------------------------------------------------------
-
-    async def _fetchone(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> aiosqlite.Row | None:
-        async with self._lock:
-            cursor = await self._conn.execute(sql, params)
-            row = await cursor.fetchone()
-            await cursor.close()
-            return row
+    #
+    # Every statement is one round trip to aiosqlite's worker thread (execute and fetch together),
+    # and single statements skip the lock unless a transaction holds it: each hop to the thread
+    # costs ~0.1-0.2 ms of wake-ups, and under a burst of /imagine the lock made every check of
+    # every request wait in one line (see docs/performance.md). A statement is queued to the
+    # worker before the coroutine first yields, so when the lock is free it runs before any
+    # transaction that starts later and can never land inside one.
 
     async def _fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[aiosqlite.Row]:
-        async with self._lock:
-            cursor = await self._conn.execute(sql, params)
-            rows = await cursor.fetchall()
-            await cursor.close()
-            return list(rows)
+        if self._lock.locked():
+            async with self._lock:
+                return list(await self._conn.execute_fetchall(sql, params))
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _fetchone(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> aiosqlite.Row | None:
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         """Run one statement in autocommit mode; returns the number of rows changed."""
-        async with self._lock:
-            cursor = await self._conn.execute(sql, params)
-            count = cursor.rowcount
-            await cursor.close()
-            return count
+        if self._lock.locked():
+            async with self._lock:
+                return await self._execute_unlocked(sql, params)
+        return await self._execute_unlocked(sql, params)
+
+    async def _execute_unlocked(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
+        cursor = await self._conn.execute(sql, params)
+        count = cursor.rowcount
+        await cursor.close()
+        return count
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -202,7 +221,10 @@ class _Store:
                 except aiosqlite.Error as exc:
                     if self._conn.in_transaction:
                         await self._conn.execute("ROLLBACK")
-                    raise StorageError(f"migration {migration.name} failed: {exc}") from None
+                    raise StorageError(
+                        f"migration {migration.name} of {self.path} failed: {exc}; check "
+                        "DATABASE_PATH, free disk space and permissions"
+                    ) from None
         return await self.schema_version()
 
     async def ping(self) -> bool:
@@ -274,11 +296,19 @@ class NewJob:
 
 @dataclass(frozen=True, slots=True)
 class BudgetCheck:
-    """The limits the reserving statement enforces, computed just before it runs."""
+    """The limits the reserving statement enforces.
+
+    With ``guild_id`` set, the statement itself looks up that server's rules for the member
+    (user override, else the highest budget among ``role_ids``, else the server default) and its
+    cap, falling back to ``base_limit`` and ``server_cap``: one round trip, and no admin change can
+    slip between reading a limit and reserving against it.
+    """
 
     base_limit: int
     server_cap: int | None
     usd_cap: float | None
+    guild_id: int | None = None
+    role_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +392,8 @@ class JobStore(_Store):
             "base_limit": check.base_limit,
             "server_cap": check.server_cap,
             "usd_cap": check.usd_cap,
+            "rules_guild": check.guild_id,
+            "role_ids": json.dumps(list(check.role_ids)),
         }
         row = await self._fetchone(
             """
@@ -371,16 +403,28 @@ class JobStore(_Store):
             SELECT :guild_id, :channel_id, :user_id, :scope, :day, :bot_day, :model,
                    :prompt, :negative_prompt, :aspect_ratio, :count, :seed, :params_json,
                    'queued', :credits, :usd, :parent, :now
+              FROM (SELECT COALESCE(
+                               (SELECT credits FROM budget_user
+                                 WHERE guild_id = :rules_guild AND user_id = :user_id),
+                               (SELECT MAX(credits) FROM budget_role
+                                 WHERE guild_id = :rules_guild
+                                   AND role_id IN (SELECT value FROM json_each(:role_ids))),
+                               (SELECT daily_credits FROM guild_settings
+                                 WHERE guild_id = :rules_guild),
+                               :base_limit) AS base_limit,
+                           COALESCE(:server_cap, (SELECT server_cap FROM guild_settings
+                                                   WHERE guild_id = :rules_guild)) AS server_cap
+                   ) AS rules
             WHERE COALESCE((SELECT reserved + charged FROM budget_usage
                              WHERE scope = :scope AND day = :day AND user_id = :user_id), 0)
                   + :credits
-                  <= :base_limit + COALESCE((SELECT SUM(credits) FROM budget_grant
-                                              WHERE scope = :scope AND day = :day
-                                                AND user_id = :user_id), 0)
-              AND (:server_cap IS NULL
+                  <= rules.base_limit + COALESCE((SELECT SUM(credits) FROM budget_grant
+                                                   WHERE scope = :scope AND day = :day
+                                                     AND user_id = :user_id), 0)
+              AND (rules.server_cap IS NULL
                    OR COALESCE((SELECT SUM(reserved + charged) FROM budget_usage
                                  WHERE scope = :scope AND day = :day), 0) + :credits
-                      <= :server_cap)
+                      <= rules.server_cap)
               AND (:usd_cap IS NULL
                    OR COALESCE((SELECT usd FROM bot_spend WHERE day = :bot_day), 0) + :usd
                       <= :usd_cap)
@@ -391,11 +435,12 @@ class JobStore(_Store):
         return None if row is None else int(row["id"])
 
     async def mark_running(self, job_id: int) -> bool:
-        changed = await self._execute(
-            "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued'",
+        started = await self._fetchone(
+            "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued' "
+            "RETURNING id",
             (now(), job_id),
         )
-        return changed == 1
+        return started is not None
 
     async def finish_job(
         self,
@@ -415,7 +460,8 @@ class JobStore(_Store):
         rest). Returns False if the job was no longer open, so each job settles exactly once."""
         if state not in TERMINAL_STATES:
             raise ValueError(f"not a terminal state: {state}")
-        changed = await self._execute(
+        # RETURNING makes this one round trip to the database thread instead of two.
+        settled = await self._fetchone(
             """
             UPDATE jobs
                SET state = :state,
@@ -429,6 +475,7 @@ class JobStore(_Store):
                    error_detail = :error_detail,
                    finished_at = :now
              WHERE id = :id AND state IN ('queued', 'running')
+            RETURNING id
             """,
             {
                 "state": state,
@@ -444,12 +491,14 @@ class JobStore(_Store):
                 "id": job_id,
             },
         )
-        return changed == 1
+        return settled is not None
 
     async def set_job_message(self, job_id: int, message_id: int) -> None:
         await self._execute("UPDATE jobs SET message_id = ? WHERE id = ?", (message_id, job_id))
 
     async def get_job(self, job_id: int) -> JobRow | None:
+        if not 0 < job_id <= SQLITE_INT_MAX:
+            return None  # a forged button id; SQLite would raise OverflowError past int64
         row = await self._fetchone(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
         return None if row is None else _job(row)
 
@@ -589,7 +638,40 @@ class GuildStore(_Store):
 # -- budget configuration -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class BudgetRules:
+    """Everything that sets a member's daily limit in one server, read in one statement."""
+
+    user_credits: int | None
+    role_credits: dict[int, int]
+    daily_credits: int | None
+    server_cap: int | None
+
+
 class BudgetStore(_Store):
+    async def budget_rules(self, guild_id: int, user_id: int) -> BudgetRules:
+        """The user override, role budgets, server default and cap: one round trip, because the
+        ledger needs them all before every reservation."""
+        row = await self._fetchone(
+            """
+            SELECT (SELECT credits FROM budget_user
+                     WHERE guild_id = :g AND user_id = :u) AS user_credits,
+                   (SELECT json_group_object(role_id, credits) FROM budget_role
+                     WHERE guild_id = :g) AS roles,
+                   (SELECT daily_credits FROM guild_settings WHERE guild_id = :g) AS daily_credits,
+                   (SELECT server_cap FROM guild_settings WHERE guild_id = :g) AS server_cap
+            """,
+            {"g": guild_id, "u": user_id},
+        )
+        assert row is not None
+        roles: dict[str, int] = json.loads(row["roles"] or "{}")
+        return BudgetRules(
+            user_credits=row["user_credits"],
+            role_credits={int(role): int(credits) for role, credits in roles.items()},
+            daily_credits=row["daily_credits"],
+            server_cap=row["server_cap"],
+        )
+
     async def set_role_budget(self, guild_id: int, role_id: int, credits: int | None) -> None:
         if credits is None:
             await self._execute(

@@ -1,0 +1,146 @@
+"""Interaction acknowledgement under a burst: N `/imagine` from N users within one second.
+
+The real bot (``python -m bot``) and a bare discord.py bot that only defers (bench/bare_bot.py)
+run in turn as child processes against a fresh fake Discord each. The fake times every
+interaction from the moment its INTERACTION_CREATE frame is written to the moment the callback
+request arrives (FakeInteraction.ack_latency). The real bot does all its pre-defer checks (channel,
+ban, blocklist, model, cooldown, job limit, budget reservation in SQLite) inside that window.
+
+    python -m bench.ack [--size small]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    Result,
+    bench_stack,
+    command_line,
+    cpu_seconds,
+    median,
+    ms,
+    parse_args,
+    percentile,
+    profiled,
+    realistic_png,
+    report,
+    start_bot,
+)
+from tests.fakes.discord import FakeInteraction, FakeUser
+
+USER_BASE_ID = 1_500_000_000_000_000_000
+SIZES = {"small": (20, 0.2, 1), "full": (200, 1.0, 3)}  # users, seconds to dispatch in, rounds
+P99_TARGET_S = 0.100
+RATIO_TARGET = 1.5
+# The fake API answers slowly on purpose: what is measured is the acknowledgement, and the bot's
+# workers stay busy with generations while the burst arrives, as they would in production.
+API_LATENCY_S = 2.0
+
+
+async def burst(
+    kind: str, users: int, spread: float, tmp: Path, profile: str | None = None
+) -> dict[str, Any]:
+    """Start ``kind`` ("bot" or "bare"), warm it up, dispatch the burst, collect the acks."""
+    realistic_png("16:9", 0)  # encode before the clock starts: the fake serves it later
+    async with bench_stack(tmp, api_latency=API_LATENCY_S) as stack:
+        started = await start_bot(stack, kind, DEFAULT_DAILY_CREDITS="1000", SHUTDOWN_GRACE_S="1")
+        try:
+            fake = stack.discord
+            warm = await fake.slash(
+                "imagine", {"prompt": "warm-up"}, user=FakeUser(USER_BASE_ID - 1, "warm")
+            )
+            await warm.wait_response(10)
+            loop = asyncio.get_running_loop()
+            interactions: list[FakeInteraction] = []
+            cpu_before = cpu_seconds(started.pid)
+            async with profiled(started.pid, profile, f"ack-{kind}"):
+                t0 = loop.time()
+                for i in range(users):
+                    delay = t0 + i * spread / users - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    user = FakeUser(USER_BASE_ID + i, f"user{i}")
+                    options = {"prompt": f"a lighthouse at dusk, take {i}", "aspect_ratio": "16:9"}
+                    interactions.append(await fake.slash("imagine", options, user=user))
+                dispatched_in = loop.time() - t0
+                for it in interactions:
+                    await it.wait_response(10)
+            cpu = cpu_seconds(started.pid) - cpu_before
+            latencies = [it.ack_latency or float("nan") for it in interactions]
+            types = collections.Counter(it.response.type for it in interactions if it.response)
+        finally:
+            started.process.close()
+    return {
+        "latencies": latencies,
+        "types": dict(types),
+        "dispatched_in": dispatched_in,
+        "acknowledged": sum(types.values()),
+        "cpu_per_interaction": cpu / users,
+    }
+
+
+def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """Median over the rounds of each round's p50 / p99 / max (robust to one noisy round)."""
+    per_round = [r["latencies"] for r in rounds]
+    return {
+        "p50": median(percentile(lat, 50) for lat in per_round),
+        "p99": median(percentile(lat, 99) for lat in per_round),
+        "max": median(max(lat) for lat in per_round),
+        "cpu": median(r["cpu_per_interaction"] for r in rounds),
+    }
+
+
+async def run(size: str, profile: str | None = None) -> Result:
+    users, spread, rounds = SIZES[size]
+    result = Result("Interaction acknowledgement", "")
+    runs: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
+    with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp:
+        for n in range(rounds):  # alternate, so drift in the machine's load hits both alike
+            for kind in ("bare", "bot"):
+                data = await burst(kind, users, spread, Path(tmp) / f"{kind}{n}", profile)
+                runs[kind].append(data)
+    b, r = summarise(runs["bare"]), summarise(runs["bot"])
+    dispatched = max(d["dispatched_in"] for d in runs["bot"])
+    result.add(
+        "burst",
+        f"{users} /imagine from {users} users within {dispatched:.2f} s, {rounds} round(s) each",
+    )
+    acked_all = True
+    for name, kind, stats in (("bare discord.py", "bare", b), ("Imagen Bot", "bot", r)):
+        acked = [d["acknowledged"] for d in runs[kind]]
+        deferred = [d["types"].get(5, 0) for d in runs[kind]]
+        if kind == "bot":
+            acked_all = all(a == users for a in acked) and all(d == users for d in deferred)
+        result.add(f"{name}: acknowledged (deferred) per round", f"{acked} ({deferred})")
+        result.add(
+            f"{name}: dispatch -> callback",
+            f"p50 {ms(stats['p50'])}, p99 {ms(stats['p99'])}, max {ms(stats['max'])}",
+        )
+        p99s = ", ".join(ms(percentile(d["latencies"], 99)) for d in runs[kind])
+        result.add(f"{name}: p99 of each round", p99s)
+        result.add(f"{name}: CPU per interaction", ms(stats["cpu"]))
+    ratio = r["p99"] / b["p99"] if b["p99"] > 0 else float("inf")
+    result.add("p99 ratio (bot / bare)", f"{ratio:.2f}x")
+    result.target("every interaction acknowledged (deferred) by the bot", acked_all)
+    result.target(f"bot p99 < {P99_TARGET_S * 1000:.0f} ms", r["p99"] < P99_TARGET_S)
+    result.target(f"bot p99 <= {RATIO_TARGET}x bare p99", ratio <= RATIO_TARGET)
+    result.raw = {"bare": runs["bare"], "bot": runs["bot"], "ratio": ratio, "summary": [b, r]}
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args("Interaction acknowledgement under a burst of /imagine.", argv)
+    result = asyncio.run(run(args.size, args.profile))
+    result.command = command_line("bench.ack", args)
+    report(result, args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

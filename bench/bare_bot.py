@@ -1,0 +1,63 @@
+"""The baseline: a bare discord.py bot with the bot's intents whose /imagine only defers.
+
+Run by the benchmarks as a child process (``python -m bench.bare_bot``) against the fake Discord,
+configured like the real bot through DISCORD_TOKEN, DISCORD_API_BASE_URL and DISCORD_GATEWAY_URL.
+It imports nothing of ``bot/`` so its memory is discord.py's alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+import discord
+import discord.gateway
+import discord.http
+import yarl
+from discord import app_commands
+
+ASPECTS = ("1:1", "16:9", "9:16", "4:3", "3:4")
+
+
+class BareBot(discord.Client):
+    def __init__(self) -> None:
+        super().__init__(intents=discord.Intents(guilds=True))
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(imagine)
+
+    async def setup_hook(self) -> None:
+        await self.tree.sync()
+
+    async def on_ready(self) -> None:
+        print(f"bare bot ready: {len(self.guilds)} guilds", flush=True)
+
+
+@app_commands.command(name="imagine", description="Create images from a text prompt")
+@app_commands.choices(aspect_ratio=[app_commands.Choice(name=a, value=a) for a in ASPECTS])
+async def imagine(
+    interaction: discord.Interaction,
+    prompt: app_commands.Range[str, 1, 4000],
+    model: app_commands.Range[str, 1, 100] | None = None,
+    aspect_ratio: str | None = None,
+    count: app_commands.Range[int, 1, 4] | None = None,
+    seed: app_commands.Range[int, 0, 4294967295] | None = None,
+    negative_prompt: app_commands.Range[str, 1, 4000] | None = None,
+    enhance_prompt: bool | None = None,
+) -> None:
+    await interaction.response.defer(thinking=True)
+
+
+async def main() -> None:
+    discord.http.Route.BASE = os.environ["DISCORD_API_BASE_URL"]
+    gateway = os.environ.get("DISCORD_GATEWAY_URL")
+    if gateway:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway)
+    async with BareBot() as client:
+        await client.start(os.environ["DISCORD_TOKEN"])
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    asyncio.run(main())

@@ -1,0 +1,40 @@
+"""Each benchmark runs end to end at its small size (the figures themselves are not checked here:
+they depend on the machine; docs/performance.md has them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCHMARKS = ("ack", "delivery", "ledger", "scale", "memory")
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_benchmark_runs_at_small_size(name: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{name}.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", "--size", "small", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "python:" in proc.stdout and "discord.py:" in proc.stdout  # the machine is printed
+    result = json.loads(out.read_text())
+    assert result["command"] == f"python -m bench.{name} --size small"
+    assert result["rows"] and result["targets"]
+    # Correctness targets hold on any machine; speed targets are only reported.
+    correctness = {
+        "ack": "every interaction acknowledged",
+        "ledger": "exactly",
+        "memory": "images delivered",
+    }
+    if name in correctness:
+        checked = [t for t in result["targets"] if correctness[name] in t["target"]]
+        assert checked and all(t["met"] for t in checked), result["targets"]
