@@ -175,6 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except discord.LoginFailure:
         print("imagen-bot: Discord rejected DISCORD_TOKEN; check it in .env", file=sys.stderr)
         return 4
+    except aiohttp.ClientConnectionError as exc:
+        # Only logging in can get here: once connected, discord.py reconnects by itself.
+        print(
+            f"imagen-bot: cannot reach Discord at {settings.discord_api_base_url} "
+            f"({type(exc).__name__}); check the network and DISCORD_API_BASE_URL",
+            file=sys.stderr,
+        )
+        return 5
     except KeyboardInterrupt:
         return 130
 

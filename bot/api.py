@@ -503,13 +503,28 @@ class AimlApiClient:
             text = text.replace(self._api_key, "********")
         return text[:DETAIL_MAX]
 
+    def _redacted(self, exc: ApiError) -> ApiError:
+        """``exc`` with the key masked in its detail (and so in its message)."""
+        if not self._api_key or self._api_key not in exc.detail:
+            return exc
+        return type(exc)(
+            exc.user_message,
+            detail=self._redact(exc.detail),
+            status=exc.status,
+            retry_after=exc.retry_after,
+        )
+
     # -- generation ------------------------------------------------------------------------------
 
     async def generate(self, req: GenerationRequest) -> GenerationResult:
         """Generate, retrying 429/5xx with backoff, then fetch every image and check its bytes."""
         body = build_body(req)
         payload, headers, attempts = await self._post_with_retries(body, req.model)
-        parsed = parse_response(payload, headers)
+        try:
+            parsed = parse_response(payload, headers)
+        except ApiError as exc:
+            # parse_response is pure and knows no key; an answer can still echo it back.
+            raise self._redacted(exc) from None
         refs = parsed.images
         if len(refs) > req.count:
             log.warning("asked for %d images, got %d; keeping %d", req.count, len(refs), req.count)

@@ -14,6 +14,7 @@ from bot.errors import ImagenError
 log = logging.getLogger(__name__)
 
 APOLOGY = "Sorry, something went wrong on our side. You were not charged; please try again."
+STALE_COMMAND = "This command has changed since Discord loaded it. Try again in a minute."
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
@@ -56,6 +57,12 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         return
     if isinstance(error, app_commands.NoPrivateMessage):
         await send_ephemeral(interaction, "This command only works in a server.")
+        return
+    if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
+        # A Discord client still showing a command from before the last sync (or a forged
+        # payload): not our bug, so no traceback.
+        log.warning("%s: %s", _where(interaction), error)
+        await send_ephemeral(interaction, STALE_COMMAND)
         return
     if isinstance(error, app_commands.CheckFailure):
         await send_ephemeral(interaction, "You can't use this command here.")

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, SEED_MAX
 from bot.client import ImagenBot
+from bot.errors import UserInputError
 
 Interaction = discord.Interaction[ImagenBot]
 
@@ -18,6 +19,15 @@ ASPECT_NAMES = {
     "4:3": "4:3 landscape",
     "3:4": "3:4 portrait",
 }
+
+
+def _check_types(*options: tuple[object, type]) -> None:
+    """discord.py hands option values over as the payload has them. Discord checks their types;
+    a forged payload need not, and a list where a string belongs must not reach the core."""
+    for value, kind in options:
+        wrong_bool = kind is not bool and isinstance(value, bool)
+        if value is not None and (not isinstance(value, kind) or wrong_bool):
+            raise UserInputError("One of the options has a value I can't use.")
 
 
 class ImagineCog(commands.Cog):
@@ -50,6 +60,15 @@ class ImagineCog(commands.Cog):
         negative_prompt: app_commands.Range[str, 1, 4000] | None = None,
         enhance_prompt: bool | None = None,
     ) -> None:
+        _check_types(
+            (prompt, str),
+            (model, str),
+            (aspect_ratio, str),
+            (count, int),
+            (seed, int),
+            (negative_prompt, str),
+            (enhance_prompt, bool),
+        )
         runner = self.bot.runner
         request = runner.request_from(
             interaction,
