@@ -114,10 +114,11 @@ async def run(size: str, profile: str | None = None) -> Result:
     acked_all = True
     for name, kind, stats in (("bare discord.py", "bare", b), ("Imagen Bot", "bot", r)):
         acked = [d["acknowledged"] for d in runs[kind]]
-        deferred = [d["types"].get(5, 0) for d in runs[kind]]
+        # Deferred (5), or for the bot a job that must wait: its queue position at once (4).
+        answered = [d["types"].get(5, 0) + d["types"].get(4, 0) for d in runs[kind]]
         if kind == "bot":
-            acked_all = all(a == users for a in acked) and all(d == users for d in deferred)
-        result.add(f"{name}: acknowledged (deferred) per round", f"{acked} ({deferred})")
+            acked_all = all(a == users for a in acked) and all(d == users for d in answered)
+        result.add(f"{name}: acknowledged (deferred or queued) per round", f"{acked} ({answered})")
         result.add(
             f"{name}: dispatch -> callback",
             f"p50 {ms(stats['p50'])}, p99 {ms(stats['p99'])}, max {ms(stats['max'])}",
@@ -127,7 +128,7 @@ async def run(size: str, profile: str | None = None) -> Result:
         result.add(f"{name}: CPU per interaction", ms(stats["cpu"]))
     ratio = r["p99"] / b["p99"] if b["p99"] > 0 else float("inf")
     result.add("p99 ratio (bot / bare)", f"{ratio:.2f}x")
-    result.target("every interaction acknowledged (deferred) by the bot", acked_all)
+    result.target("every interaction acknowledged by the bot", acked_all)
     result.target(f"bot p99 < {P99_TARGET_S * 1000:.0f} ms", r["p99"] < P99_TARGET_S)
     result.target(f"bot p99 <= {RATIO_TARGET}x bare p99", ratio <= RATIO_TARGET)
     result.raw = {"bare": runs["bare"], "bot": runs["bot"], "ratio": ratio, "summary": [b, r]}

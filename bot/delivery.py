@@ -135,13 +135,22 @@ class JobRunner:
         result: GenerationResult | None = None
         seconds: float | None = None
         try:
+            position = job.ticket.position
             try:
-                await interaction.response.defer(thinking=True)
+                if position is None:
+                    await interaction.response.defer(thinking=True)
+                else:
+                    # A job that must wait answers with its place and Cancel button at once:
+                    # one request instead of a defer followed by an edit.
+                    await interaction.response.send_message(
+                        rendering.queued_text(position),
+                        view=cancel_view(job.job_id),
+                        allowed_mentions=NO_PINGS,
+                    )
             except DISCORD_FAILURES as exc:
-                raise DeliveryError(detail=f"defer failed: {exc}") from exc
+                raise DeliveryError(detail=f"answering the interaction failed: {exc}") from exc
             watcher = None
-            if job.ticket.position is not None:
-                await self._show_position(interaction, job, job.ticket.position)
+            if position is not None:
                 watcher = asyncio.create_task(self._watch_position(interaction, job))
             try:
                 async with self.service.slot(job):
