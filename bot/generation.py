@@ -21,9 +21,10 @@ from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, MODELS, ModelSpec, get_mode
 from bot.config import Settings
 from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
 from bot.ledger import Ledger, Scope, guild_scope, personal_scope
+from bot.moderation import sanitize_for_display
 from bot.policy import Policy
 from bot.queue import FairQueue, QueueClosedError, QueueFullError, Ticket
-from bot.storage import Database, GuildSettings, JobRow, NewJob
+from bot.storage import Database, GuildSettings, JobRow, NewJob, RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -108,24 +109,23 @@ class GenerationService:
             return personal_scope(req.user_id)
         return guild_scope(req.guild_id, gs.timezone)
 
-    async def resolve_model(self, req: ImagineRequest, gs: GuildSettings | None) -> ModelSpec:
+    def resolve_model(self, req: ImagineRequest, ctx: RequestContext | None) -> ModelSpec:
+        gs = ctx.settings if ctx else None
         model_id = _clean(req.model_id) or (gs and gs.default_model) or self.settings.default_model
-        model = get_model(model_id)
-        if model is None:
-            # Autocomplete also accepts a display name typed in full.
-            model = next(
-                (m for m in await self.enabled_models(req.guild_id) if m.name == model_id), None
-            )
+        # Autocomplete sends ids; a display name typed in full is accepted too.
+        model = get_model(model_id) or next((m for m in MODELS if m.name == model_id), None)
         if model is None:
             raise UserInputError(
-                f"Unknown model `{model_id[:60]}`. Pick one from the list (see /help)."
+                f"Unknown model `{sanitize_for_display(model_id, 60)}`. Pick one from the list "
+                "(see /help)."
             )
-        if not await self.policy.model_enabled(req.guild_id, model.id):
+        if not self.policy.model_enabled(ctx, model.id):
             raise UserInputError(f"{model.name} is turned off in this server. Pick another model.")
         return model
 
     async def enabled_models(self, guild_id: int | None) -> list[ModelSpec]:
-        return [m for m in MODELS if await self.policy.model_enabled(guild_id, m.id)]
+        disabled = await self.policy.disabled_models(guild_id)
+        return [m for m in MODELS if m.id not in disabled]
 
     def validate(
         self, req: ImagineRequest, model: ModelSpec, gs: GuildSettings | None
@@ -205,10 +205,11 @@ class GenerationService:
         """
         if not self.accepting:
             raise ShuttingDownError()
-        gs = await self.guild_settings(req.guild_id)
-        await self.policy.check_access(req.guild_id, req.channel_id, req.user_id)
+        ctx = await self.policy.context(req.guild_id, req.user_id)
+        gs = ctx.settings if ctx else None
+        self.policy.check_access(ctx, req.channel_id)
         await self.policy.check_text(req.guild_id, [req.prompt, req.negative_prompt or ""])
-        model = await self.resolve_model(req, gs)
+        model = self.resolve_model(req, ctx)
         api_request = self.validate(req, model, gs)
         scope = self.scope_for(req, gs)
         await self.check_cooldown(req, gs, scope)

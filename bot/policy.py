@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from bot.errors import RefusedError
 from bot.moderation import Blocklist, compile_entry, sanitize_for_display
-from bot.storage import Database
+from bot.storage import Database, RequestContext
 
 log = logging.getLogger(__name__)
 
@@ -23,17 +23,21 @@ class Policy:
         self._clock = clock
         self._blocklists: dict[int, Blocklist] = {}
 
-    async def check_access(
-        self, guild_id: int | None, channel_id: int | None, user_id: int
-    ) -> None:
-        """Allowed channel, then ban; raises RefusedError with what to do next."""
+    async def context(self, guild_id: int | None, user_id: int) -> RequestContext | None:
+        """The server's side of one request (None outside servers), in one database round trip."""
         if guild_id is None:
+            return None
+        return await self._db.request_context(guild_id, user_id, self._clock())
+
+    def check_access(self, ctx: RequestContext | None, channel_id: int | None) -> None:
+        """Allowed channel, then ban; raises RefusedError with what to do next."""
+        if ctx is None:
             return
-        allowed = await self._db.allowed_channels(guild_id)
-        if allowed and channel_id not in allowed:
+        allowed = sorted(ctx.allowed_channels)
+        if allowed and channel_id not in ctx.allowed_channels:
             listed = " ".join(f"<#{c}>" for c in allowed[:5])
             raise RefusedError(f"Image generation isn't enabled in this channel. Try {listed}.")
-        ban = await self._db.active_ban(guild_id, user_id, self._clock())
+        ban = ctx.ban
         if ban is not None:
             until = f" until <t:{int(ban.expires_at)}:f>" if ban.expires_at is not None else ""
             reason = f" Reason: {sanitize_for_display(ban.reason, 200)}" if ban.reason else ""
@@ -65,7 +69,11 @@ class Policy:
                 "Your prompt contains something this server doesn't allow. Please rephrase it."
             )
 
-    async def model_enabled(self, guild_id: int | None, model_id: str) -> bool:
+    @staticmethod
+    def model_enabled(ctx: RequestContext | None, model_id: str) -> bool:
+        return ctx is None or model_id not in ctx.disabled_models
+
+    async def disabled_models(self, guild_id: int | None) -> frozenset[str]:
         if guild_id is None:
-            return True
-        return model_id not in await self._db.disabled_models(guild_id)
+            return frozenset()
+        return frozenset(await self._db.disabled_models(guild_id))

@@ -598,19 +598,26 @@ GUILD_SETTING_COLUMNS: tuple[str, ...] = (
 _BOOL_COLUMNS = frozenset({"enhance_prompt", "add_watermark"})
 
 
+def _settings_from(row: aiosqlite.Row | None, guild_id: int) -> GuildSettings:
+    """A settings row (or a LEFT JOIN's all-NULL one) as ``GuildSettings`` with defaults."""
+    if row is None:
+        return GuildSettings(guild_id=guild_id)
+    values: dict[str, Any] = {}
+    for column in GUILD_SETTING_COLUMNS:
+        value = row[column]
+        values[column] = bool(value) if column in _BOOL_COLUMNS and value is not None else value
+    values["timezone"] = values["timezone"] or "UTC"
+    values["cooldown_seconds"] = values["cooldown_seconds"] or 0
+    return GuildSettings(guild_id=guild_id, **values)
+
+
 class GuildStore(_Store):
     async def guild_settings(self, guild_id: int) -> GuildSettings:
         row = await self._fetchone(
             f"SELECT {', '.join(GUILD_SETTING_COLUMNS)} FROM guild_settings WHERE guild_id = ?",
             (guild_id,),
         )
-        if row is None:
-            return GuildSettings(guild_id=guild_id)
-        values: dict[str, Any] = {}
-        for column in GUILD_SETTING_COLUMNS:
-            value = row[column]
-            values[column] = bool(value) if column in _BOOL_COLUMNS and value is not None else value
-        return GuildSettings(guild_id=guild_id, **values)
+        return _settings_from(row, guild_id)
 
     async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
         """Set some columns (``None`` resets one to the default) in one upsert."""
@@ -1027,5 +1034,49 @@ class UsageStore(_Store):
         return [_job(r) for r in rows]
 
 
-class Database(JobStore, GuildStore, BudgetStore, ModerationStore, UsageStore):
+# -- what the checks before the defer read ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Everything the checks of one request need from its server, read in one statement: they
+    all run before Discord's 3-second acknowledgement deadline."""
+
+    settings: GuildSettings
+    allowed_channels: frozenset[int]
+    disabled_models: frozenset[str]
+    ban: BanRow | None
+
+
+class RequestContextStore(_Store):
+    async def request_context(self, guild_id: int, user_id: int, at: float) -> RequestContext:
+        columns = ", ".join(f"gs.{c} AS {c}" for c in GUILD_SETTING_COLUMNS)
+        row = await self._fetchone(
+            f"""
+            SELECT {columns},
+                   (SELECT json_group_array(channel_id) FROM allowed_channels
+                     WHERE guild_id = :g) AS channels,
+                   (SELECT json_group_array(model_id) FROM disabled_models
+                     WHERE guild_id = :g) AS disabled,
+                   (SELECT json_object('reason', reason, 'banned_by', banned_by,
+                                       'created_at', created_at, 'expires_at', expires_at)
+                      FROM bans
+                     WHERE guild_id = :g AND user_id = :u
+                       AND (expires_at IS NULL OR expires_at > :at)) AS ban
+              FROM (SELECT :g AS guild_id) AS q
+              LEFT JOIN guild_settings AS gs ON gs.guild_id = q.guild_id
+            """,
+            {"g": guild_id, "u": user_id, "at": at},
+        )
+        assert row is not None
+        ban = json.loads(row["ban"]) if row["ban"] else None
+        return RequestContext(
+            settings=_settings_from(row, guild_id),
+            allowed_channels=frozenset(int(c) for c in json.loads(row["channels"] or "[]")),
+            disabled_models=frozenset(str(m) for m in json.loads(row["disabled"] or "[]")),
+            ban=BanRow(guild_id=guild_id, user_id=user_id, **ban) if ban else None,
+        )
+
+
+class Database(JobStore, GuildStore, BudgetStore, ModerationStore, UsageStore, RequestContextStore):
     """The bot's SQLite database. Construct with ``await Database.open(path)``."""

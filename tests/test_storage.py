@@ -79,3 +79,25 @@ async def test_backup_while_open(tmp_path: Path) -> None:
         await db.backup_to(tmp_path / "backup.sqlite3")
     with sqlite3.connect(tmp_path / "backup.sqlite3") as conn:
         assert conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()[0] == "v"
+
+
+async def test_request_context_reads_a_servers_rules_in_one_go(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "bot.sqlite3") as db:
+        empty = await db.request_context(1, 42, at=1000.0)
+        assert empty.settings.timezone == "UTC" and empty.settings.cooldown_seconds == 0
+        assert empty.allowed_channels == frozenset() and empty.ban is None
+        await db.update_guild_settings(1, timezone="Asia/Tokyo", cooldown_seconds=5)
+        await db.allow_channel(1, 10)
+        await db.allow_channel(1, 11)
+        await db.set_model_enabled(1, "google/imagen-4.0-generate-001", False)
+        await db.ban(guild_id=1, user_id=42, reason="spam", banned_by=7, expires_at=2000.0)
+        ctx = await db.request_context(1, 42, at=1000.0)
+        assert ctx.settings == await db.guild_settings(1)
+        assert ctx.allowed_channels == {10, 11}
+        assert ctx.disabled_models == {"google/imagen-4.0-generate-001"}
+        assert ctx.ban is not None and (ctx.ban.reason, ctx.ban.expires_at) == ("spam", 2000.0)
+        assert (await db.request_context(1, 42, at=2000.0)).ban is None  # expired
+        assert (await db.request_context(1, 43, at=1000.0)).ban is None  # someone else
+        other = await db.request_context(2, 42, at=1000.0)  # another server sees none of it
+        assert other.allowed_channels == frozenset() and other.disabled_models == frozenset()
+        assert other.ban is None and other.settings.timezone == "UTC"
