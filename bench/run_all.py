@@ -1,4 +1,4 @@
-"""Every benchmark in turn, then one Markdown table of the results (for docs/performance.md).
+"""Every benchmark in turn, then one Markdown table of the results (for the README).
 
 python -m bench.run_all [--size small] [--markdown PATH]
 """

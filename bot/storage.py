@@ -147,9 +147,9 @@ class _Store:
     # Every statement is one round trip to aiosqlite's worker thread (execute and fetch together),
     # and single statements skip the lock unless a transaction holds it: each hop to the thread
     # costs ~0.1-0.2 ms of wake-ups, and under a burst of /imagine the lock made every check of
-    # every request wait in one line (see docs/performance.md). A statement is queued to the
-    # worker before the coroutine first yields, so when the lock is free it runs before any
-    # transaction that starts later and can never land inside one.
+    # every request wait in one line (see the README's performance section). A statement is
+    # queued to the worker before the coroutine first yields, so when the lock is free it runs
+    # before any transaction that starts later and can never land inside one.
 
     async def _fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()

@@ -1,5 +1,5 @@
 """Each benchmark runs end to end at its small size (the figures themselves are not checked here:
-they depend on the machine; docs/performance.md has them)."""
+they depend on the machine; the README's performance section has them)."""
 
 from __future__ import annotations
 

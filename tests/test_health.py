@@ -28,7 +28,7 @@ from bot.metrics import Metrics
 from bot.storage import Database
 
 ROOT = Path(__file__).resolve().parent.parent
-OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+README = ROOT / "README.md"
 
 
 class Gateway:
@@ -289,12 +289,15 @@ def test_json_logs_carry_ids_and_never_secrets() -> None:
     assert "********" in records[0]["message"]
 
 
-# -- the backup one-liners in docs/operations.md ----------------------------------------------
+# -- the backup one-liners in the README's operations section -------------------------------
 
 
 def doc_snippet(marker: str) -> str:
     """The Python code of the documented ``python -c "..."`` command containing ``marker``."""
-    snippets: list[str] = re.findall(r'-c "([^"]+)"', OPERATIONS_DOC.read_text("utf-8"))
+    text = README.read_text("utf-8")
+    operations = text[text.index("## Operations") :]
+    operations = operations[: operations.index("\n## ", 1)]
+    snippets: list[str] = re.findall(r'-c "([^"]+)"', operations)
     matching = [s for s in snippets if marker in s]
     assert len(matching) == 1, f"expected one documented python -c command with {marker!r}"
     return matching[0]
