@@ -43,6 +43,7 @@ TOKEN_LIFETIME = dt.timedelta(minutes=15)
 TOKEN_MARGIN = dt.timedelta(seconds=30)
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
+UNKNOWN_MESSAGE = 10008
 POSITION_UPDATE_INTERVAL_S = 3.0
 # What a call to Discord can fail with: an answer, or no answer (network, timeout).
 DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
@@ -59,8 +60,12 @@ def token_expired(interaction: Interaction, *, now: dt.datetime | None = None) -
     return now >= interaction.created_at + TOKEN_LIFETIME - TOKEN_MARGIN
 
 
-def _is_token_error(exc: discord.HTTPException) -> bool:
-    return exc.code in (INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK) or exc.status == 401
+def _post_in_channel_instead(exc: discord.HTTPException) -> bool:
+    """The response can't be edited any more (token expired, or someone deleted the message):
+    the images go to the channel as a new message instead."""
+    return (
+        exc.code in (INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE) or exc.status == 401
+    )
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -184,13 +189,13 @@ class JobRunner:
             log.warning(
                 "job %d failed: %s: %s", job.job_id, exc.error_class, exc.detail or exc.user_message
             )
-            await self.service.fail(job, exc, result=result)
+            await self._record_failure(job, exc, result)
             await self._edit_quietly(interaction, rendering.failure_text(exc.user_message))
             await self._after_failure(job, exc)
         except Exception as exc:
             self._observe(job, "internal", seconds)
             log.exception("job %d failed unexpectedly", job.job_id)
-            await self.service.fail(job, exc, result=result)
+            await self._record_failure(job, exc, result)
             await self._edit_quietly(interaction, rendering.failure_text(APOLOGY))
             await self._after_failure(job, exc)
         finally:
@@ -211,6 +216,16 @@ class JobRunner:
                 "The bot restarted before your images were ready. You were not charged; "
                 "please try again in a minute.",
             )
+
+    async def _record_failure(
+        self, job: PreparedJob, error: BaseException, result: GenerationResult | None
+    ) -> None:
+        """Refund the job; if even that fails (a failing disk), the user is still told, and the
+        job stays open for the next start to refund."""
+        try:
+            await self.service.fail(job, error, result=result)
+        except Exception:
+            log.exception("could not record the failure of job %d; it stays open", job.job_id)
 
     async def _after_failure(self, job: PreparedJob, error: BaseException) -> None:
         for hook in self.on_failed:
@@ -243,7 +258,7 @@ class JobRunner:
 
     async def cancel(self, interaction: Interaction, job_id: int) -> None:
         job = self._active.get(job_id)
-        if job is None:
+        if job is None or job.guild_id != interaction.guild_id:
             await interaction.response.send_message(
                 "This request is no longer waiting in the queue.", ephemeral=True
             )
@@ -337,7 +352,7 @@ class JobRunner:
                     allowed_mentions=NO_PINGS,
                 )
             except discord.HTTPException as exc:
-                if _is_token_error(exc):
+                if _post_in_channel_instead(exc):
                     break
                 if not _retryable(exc):
                     raise DeliveryError(detail=f"followup refused: {exc}") from exc
