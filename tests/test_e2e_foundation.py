@@ -81,3 +81,27 @@ async def test_bad_token_exits_with_a_clear_message(stack: Stack) -> None:
     assert code != 0
     assert "DISCORD_TOKEN" in bot.log()
     assert "MTIz.wrong.token" not in bot.log()
+
+
+async def test_check_verifies_the_token_and_the_key_online(stack: Stack) -> None:
+    ok = BotProcess(stack, "check")
+    try:
+        ok.start()
+        assert await ok.wait() == 0, ok.log()
+    finally:
+        ok.close()
+    out = ok.log()
+    for check in ("configuration", "database", "Discord token", "AI/ML API key"):
+        assert f"ok    {check}" in out
+    # The key probe is a request the API rejects by validation: nothing is generated or paid.
+    assert stack.api.probes == 1
+    assert all("prompt" not in r.body for r in stack.api.requests)
+    bad = BotProcess(stack, "check", AIMLAPI_KEY="not-the-key", DISCORD_TOKEN="MTIz.bad.token")
+    try:
+        bad.start()
+        assert await bad.wait() == 1
+    finally:
+        bad.close()
+    out = bad.log()
+    assert "FAIL  Discord token" in out and "FAIL  AI/ML API key" in out and "AIMLAPI_KEY" in out
+    assert "not-the-key" not in out and "MTIz.bad.token" not in out

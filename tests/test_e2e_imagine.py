@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
+import random
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.catalogue import ASPECT_RATIOS, MODELS
 from bot.client import ImagenBot
+from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Stack, running_bot
+from tests.harness import Stack, fake_stack, running_bot
 
 
 @pytest.fixture
@@ -227,3 +232,20 @@ async def test_buttons_work_after_the_bot_process_restarts(stack: Stack) -> None
         assert await second.terminate() == 0
     finally:
         second.close()
+
+
+async def test_an_image_over_discords_cap_is_reencoded_not_dropped(tmp_path: Path) -> None:
+    noise = random.Random(1).randbytes(700 * 700 * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (700, 700), noise).save(buffer, "PNG")
+    big = buffer.getvalue()
+    limit = 400 * 1024
+    assert len(big) > limit
+    async with fake_stack(tmp_path, attachment_size_limit=limit) as stack, running_bot(stack):
+        url = stack.api.add_file(big)
+        stack.api.inject(Fault(payload={"data": [{"url": url}]}))
+        _, message = await imagine(stack, prompt="static on an old television")
+    [attachment] = message["attachments"]
+    assert attachment["size"] <= limit
+    assert attachment["filename"].endswith((".webp", ".jpg"))
+    assert "re-encoded" in message["embeds"][0]["footer"]["text"]
