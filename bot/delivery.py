@@ -574,12 +574,25 @@ async def _guarded(interaction: AnyInteraction, action: Awaitable[None]) -> None
 
 
 class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagen:x:" + _JOB):
-    """Common parsing for buttons that name a job in their custom_id."""
+    """A button naming its job in the custom_id; clicking it calls ``JobRunner.<action>``.
+
+    Subclasses only say which action, label and look; the template makes them persistent.
+    """
 
     action = "x"
+    label = ""
+    emoji: str | None = None
+    style = discord.ButtonStyle.secondary
 
-    def __init__(self, job_id: int, **button: Any) -> None:
-        super().__init__(discord.ui.Button(custom_id=f"imagen:{self.action}:{job_id}", **button))
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                custom_id=f"imagen:{self.action}:{job_id}",
+                label=self.label,
+                emoji=self.emoji,
+                style=self.style,
+            )
+        )
         self.job_id = job_id
 
     @classmethod
@@ -588,55 +601,31 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"image
     ) -> JobButton:
         return cls(int(match["job_id"]))
 
+    async def callback(self, interaction: AnyInteraction) -> None:
+        handler: Callable[[Interaction, int], Awaitable[None]] = getattr(
+            _runner(interaction), self.action
+        )
+        await _guarded(interaction, handler(interaction, self.job_id))
+
 
 class CancelButton(JobButton, template=r"imagen:cancel:" + _JOB):
-    action = "cancel"
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, label="Cancel", style=discord.ButtonStyle.secondary)
-
-    async def callback(self, interaction: AnyInteraction) -> None:
-        await _guarded(interaction, _runner(interaction).cancel(interaction, self.job_id))
+    action, label = "cancel", "Cancel"
 
 
 class RerollButton(JobButton, template=r"imagen:reroll:" + _JOB):
-    action = "reroll"
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, label="Reroll", emoji="🎲", style=discord.ButtonStyle.primary)
-
-    async def callback(self, interaction: AnyInteraction) -> None:
-        await _guarded(interaction, _runner(interaction).reroll(interaction, self.job_id))
+    action, label, emoji, style = "reroll", "Reroll", "🎲", discord.ButtonStyle.primary
 
 
 class EditButton(JobButton, template=r"imagen:edit:" + _JOB):
-    action = "edit"
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, label="Edit", emoji="✏️", style=discord.ButtonStyle.secondary)
-
-    async def callback(self, interaction: AnyInteraction) -> None:
-        await _guarded(interaction, _runner(interaction).edit(interaction, self.job_id))
+    action, label, emoji = "edit", "Edit", "✏️"
 
 
 class DetailsButton(JobButton, template=r"imagen:details:" + _JOB):
-    action = "details"
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, label="Details", emoji="ℹ️", style=discord.ButtonStyle.secondary)
-
-    async def callback(self, interaction: AnyInteraction) -> None:
-        await _guarded(interaction, _runner(interaction).details(interaction, self.job_id))
+    action, label, emoji = "details", "Details", "ℹ️"
 
 
 class DeleteButton(JobButton, template=r"imagen:delete:" + _JOB):
-    action = "delete"
-
-    def __init__(self, job_id: int) -> None:
-        super().__init__(job_id, label="Delete", emoji="🗑️", style=discord.ButtonStyle.danger)
-
-    async def callback(self, interaction: AnyInteraction) -> None:
-        await _guarded(interaction, _runner(interaction).delete(interaction, self.job_id))
+    action, label, emoji, style = "delete", "Delete", "🗑️", discord.ButtonStyle.danger
 
 
 BUTTONS: tuple[type[JobButton], ...] = (
