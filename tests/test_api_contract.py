@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from bot.catalogue import (
     ModelSpec,
 )
 from tests.fakes.aimlapi import CONTRACT_PATH, FakeAimlApi
+from tests.harness import AIMLAPI_KEY
 
-KEY = "contract-key"
+KEY = AIMLAPI_KEY
 CONTRACT: dict[str, Any] = json.loads(Path(CONTRACT_PATH).read_text(encoding="utf-8"))
 SCHEMAS: dict[str, dict[str, Any]] = {
     m: entry["request_schema"] for m, entry in CONTRACT["models"].items()
@@ -72,25 +73,6 @@ def requests_for(model: ModelSpec) -> Iterator[GenerationRequest]:
             safety_setting=safety,
             person_generation=person,
             add_watermark=watermark,
-        )
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAimlApi]:
-    async with FakeAimlApi(KEY) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeAimlApi) -> AsyncIterator[AimlApiClient]:
-    async with aiohttp.ClientSession() as session:
-        yield AimlApiClient(
-            session,
-            base_url=fake.base_url,
-            api_key=KEY,
-            timeout_s=10,
-            image_max_bytes=5_000_000,
-            allow_private_hosts=True,
         )
 
 

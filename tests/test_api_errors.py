@@ -27,8 +27,9 @@ from bot.errors import (
     UpstreamError,
 )
 from tests.fakes.aimlapi import FakeAimlApi, Fault
+from tests.harness import AIMLAPI_KEY
 
-KEY = "sk-errors-0123456789abcdef"
+KEY = AIMLAPI_KEY
 MARK = "UPSTREAM-TEXT-7f3a"  # planted in every upstream message: must never reach a user
 FAST = MODELS[0]
 DEPRECATED = next(m for m in MODELS if m.deprecated)
@@ -43,12 +44,6 @@ class RecordingSleep:
 
     async def __call__(self, seconds: float) -> None:
         self.delays.append(seconds)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAimlApi]:
-    async with FakeAimlApi(KEY) as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,31 +15,13 @@ from bot.api import AimlApiClient, GenerationRequest, parse_response
 from bot.catalogue import MODELS, get_model
 from bot.errors import MalformedResponseError, NoImagesError
 from tests.fakes.aimlapi import CONTRACT_PATH, SHAPES, SIZES, FakeAimlApi, Fault, Shape
+from tests.harness import AIMLAPI_KEY
 
-KEY = "responses-key"
+KEY = AIMLAPI_KEY
 CONTRACT: dict[str, Any] = json.loads(Path(CONTRACT_PATH).read_text(encoding="utf-8"))
 URL = "https://cdn.aimlapi.com/generations/guepard/1758237214798-b22381b0.png"
 FAST = MODELS[0]
 PREVIEW = next(m for m in MODELS if m.id == "google/imagen4/preview")
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAimlApi]:
-    async with FakeAimlApi(KEY) as server:
-        yield server
-
-
-@pytest.fixture
-async def client(fake: FakeAimlApi) -> AsyncIterator[AimlApiClient]:
-    async with aiohttp.ClientSession() as session:
-        yield AimlApiClient(
-            session,
-            base_url=fake.base_url,
-            api_key=KEY,
-            timeout_s=10,
-            image_max_bytes=5_000_000,
-            allow_private_hosts=True,
-        )
 
 
 # -- parse_response, pure ------------------------------------------------------------------------

@@ -30,8 +30,9 @@ from bot.api import AimlApiClient, GenerationRequest, address_allowed
 from bot.catalogue import MODELS
 from bot.errors import ImageDownloadError, MalformedResponseError
 from tests.fakes.aimlapi import FakeAimlApi, Fault
+from tests.harness import AIMLAPI_KEY
 
-KEY = "download-key"
+KEY = AIMLAPI_KEY
 CAP = 200_000
 FAST = MODELS[0]
 
@@ -54,12 +55,6 @@ class ConnectionLog:
 
     def hosts(self) -> set[str | None]:
         return {URL(u).host for u in self.urls}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeAimlApi]:
-    async with FakeAimlApi(KEY) as server:
-        yield server
 
 
 @pytest.fixture
