@@ -12,7 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,28 @@ class BotProcess:
             self.proc.wait(10)
         if hasattr(self, "_log"):
             self._log.close()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
+    """Poll ``check`` until it returns something truthy; a TimeoutError names ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+class Clock:
+    """A clock the test moves by hand (``clock.at = ...``), for day boundaries and expiries."""
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+    def __call__(self) -> float:
+        return self.at
 
 
 def _base_environ() -> dict[str, str]:

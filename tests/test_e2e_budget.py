@@ -14,17 +14,9 @@ import pytest
 from bot.client import ImagenBot
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Stack, running_bot
+from tests.harness import Clock, Stack, running_bot
 
 UTC = ZoneInfo("UTC")
-
-
-class Clock:
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    def __call__(self) -> float:
-        return self.at
 
 
 @pytest.fixture

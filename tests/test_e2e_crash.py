@@ -15,8 +15,12 @@ from typing import Any
 
 from bot.storage import Database
 from tests.fakes.discord import FakeInteraction, FakeMember
-from tests.harness import BotProcess, Stack
-from tests.test_e2e_jobs import delivered, eventually, queued_message, users
+from tests.harness import BotProcess, Stack, eventually
+from tests.test_e2e_jobs import (
+    delivered,
+    queued_message,
+    users,
+)
 
 ENV = {
     "MAX_CONCURRENT_GENERATIONS": "2",

@@ -11,7 +11,6 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from tests.fakes.discord import (
     FakeUser,
     RecordedCall,
 )
-from tests.harness import Stack, running_bot
+from tests.harness import Stack, eventually, running_bot
 
 P_MANAGE_MESSAGES = 1 << 13
 PATCH_ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
@@ -66,17 +65,6 @@ async def delivered(it: FakeInteraction, timeout: float = 20.0) -> dict[str, Any
 
     message: dict[str, Any] = await eventually(done, timeout, f"the images of {it.id}")
     return message
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 10.0, what: str = "it") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def queued_message(it: FakeInteraction) -> dict[str, Any]:

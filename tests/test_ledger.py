@@ -13,18 +13,11 @@ import pytest
 
 from bot.ledger import BudgetExceededError, Ledger, Scope, guild_scope, personal_scope
 from bot.storage import Database, NewJob
+from tests.harness import Clock
 
 GUILD = 1000
 USER = 42
 _seq = itertools.count()
-
-
-class Clock:
-    def __init__(self, at: float) -> None:
-        self.at = at
-
-    def __call__(self) -> float:
-        return self.at
 
 
 @pytest.fixture

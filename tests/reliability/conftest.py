@@ -74,6 +74,3 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     for name, value in sorted(FIGURES.items()):
         terminalreporter.write_line(f"{name}: {value}")
     terminalreporter.write_line(f"lost: {len(LOST)}" + (f" {LOST}" if LOST else ""))
-
-
-

@@ -278,14 +278,13 @@ async def test_api_fault(
             for r in records
         ), [r.getMessage() for r in records]
     else:
-        assert any(
-            f"job {job_id} delivered {case.delivered}" in r.getMessage() for r in records
-        ), [r.getMessage() for r in records]
+        assert any(f"job {job_id} delivered {case.delivered}" in r.getMessage() for r in records), [
+            r.getMessage() for r in records
+        ]
     if case.requests > 1 or any(f.image_fault for f in case.faults):
         # The retry or the dropped image was logged as a warning, on the job's context.
         assert any(
-            r.levelno == logging.WARNING and getattr(r, "job_id", None) == job_id
-            for r in records
+            r.levelno == logging.WARNING and getattr(r, "job_id", None) == job_id for r in records
         )
 
     # The next request is served normally.

@@ -19,12 +19,11 @@ from tests.fakes.discord import (
     FakeChannel,
     FakeInteraction,
 )
-from tests.harness import Stack
+from tests.harness import Stack, eventually
 from tests.reliability.support import (
     assert_user_text,
     budget,
     count,
-    eventually,
     final_message,
     job_id_of,
     jobs,

@@ -404,9 +404,7 @@ def malformed_commands(stack: Stack) -> dict[str, dict[str, Any]]:
         },
         "unknown subcommand in a group": {
             **admin,
-            "options": [
-                {"name": "config", "type": 2, "options": [{"name": "nope", "type": 1}]}
-            ],
+            "options": [{"name": "config", "type": 2, "options": [{"name": "nope", "type": 1}]}],
         },
         "group without subcommand": {**admin, "options": [{"name": "config", "type": 2}]},
         "admin without options": {**admin},
@@ -440,16 +438,20 @@ COMMAND_EXPECTATIONS: dict[str, str | None] = {
 DISCORD_PY_FAILURES = {"option without value": "KeyError('value')"}
 
 
-async def test_malformed_command_payloads(
-    stack: Stack, bot: ImagenBot, checker: Checker
-) -> None:
+async def test_malformed_command_payloads(stack: Stack, bot: ImagenBot, checker: Checker) -> None:
     cases = malformed_commands(stack)
     assert set(cases) == set(COMMAND_EXPECTATIONS)
     for name, data in cases.items():
         calls, logs = len(stack.discord.calls), len(checker.caplog.records)
         it = await raw(stack, 2, data)
         await after_payload(
-            stack, checker, it, name, calls, logs, COMMAND_EXPECTATIONS[name],
+            stack,
+            checker,
+            it,
+            name,
+            calls,
+            logs,
+            COMMAND_EXPECTATIONS[name],
             DISCORD_PY_FAILURES.get(name),
         )
     await checker.still_serving()
@@ -506,9 +508,7 @@ async def no_open_jobs(checker: Checker, timeout: float = 10.0) -> None:
 
 
 async def charged(checker: Checker) -> int:
-    rows = await checker.bot.db._fetchall(
-        "SELECT COALESCE(SUM(credits_charged), 0) AS c FROM jobs"
-    )
+    rows = await checker.bot.db._fetchall("SELECT COALESCE(SUM(credits_charged), 0) AS c FROM jobs")
     return int(rows[0]["c"])
 
 

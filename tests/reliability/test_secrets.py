@@ -21,11 +21,10 @@ from bot.config import Secret
 from bot.errors import ApiError
 from bot.services import build_api
 from tests.fakes.aimlapi import Fault
-from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack
+from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack, eventually
 from tests.reliability.support import (
     SecretScan,
     count,
-    eventually,
     final_message,
     settled_job,
 )
@@ -156,4 +155,3 @@ async def test_discord_unreachable_at_start_up_prints_no_secret(stack: Stack) ->
     scan.add_file("start-up failure log", proc.log_path)
     scan.assert_clean()
     count("crash reports scanned")
-

@@ -26,14 +26,13 @@ import pytest
 from bot.client import ImagenBot
 from bot.storage import Database
 from tests.fakes.discord import FakeInteraction
-from tests.harness import BotProcess, Stack, running_bot
+from tests.harness import BotProcess, Stack, eventually, running_bot
 from tests.reliability.conftest import BOT_ENV, fast_retries
 from tests.reliability.support import (
     SecretScan,
     assert_user_text,
     budget,
     count,
-    eventually,
     final_message,
     jobs,
     settled_job,
