@@ -101,9 +101,6 @@ class GenerationService:
 
     # -- before deferring ---------------------------------------------------------------------
 
-    async def guild_settings(self, guild_id: int | None) -> GuildSettings | None:
-        return None if guild_id is None else await self.db.guild_settings(guild_id)
-
     def scope_for(self, req: ImagineRequest, gs: GuildSettings | None) -> Scope:
         if req.guild_id is None or gs is None:
             return personal_scope(req.user_id)

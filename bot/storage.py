@@ -15,8 +15,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
@@ -177,19 +176,6 @@ class _Store:
         count = cursor.rowcount
         await cursor.close()
         return count
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT``; rolled back on any error."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            else:
-                await self._conn.execute("COMMIT")
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -493,9 +479,6 @@ class JobStore(_Store):
         )
         return settled is not None
 
-    async def set_job_message(self, job_id: int, message_id: int) -> None:
-        await self._execute("UPDATE jobs SET message_id = ? WHERE id = ?", (message_id, job_id))
-
     async def get_job(self, job_id: int) -> JobRow | None:
         if not 0 < job_id <= SQLITE_INT_MAX:
             return None  # a forged button id; SQLite would raise OverflowError past int64
@@ -526,9 +509,10 @@ class JobStore(_Store):
 
     async def last_job_time(self, *, user_id: int, scope: str) -> float | None:
         row = await self._fetchone(
+            # Jobs the bot itself refused or cut off (queue full, shutdown, crash) start no
+            # cooldown: the member did nothing wrong.
             "SELECT MAX(created_at) AS t FROM jobs WHERE user_id = ? AND scope = ? "
-            "AND NOT (state IN ('failed', 'cancelled') AND credits_charged = 0 "
-            "AND error_class IN ('refused', 'queue_full'))",
+            "AND COALESCE(error_class, '') NOT IN ('queue_full', 'shutting_down', 'interrupted')",
             (user_id, scope),
         )
         return None if row is None or row["t"] is None else float(row["t"])
@@ -716,13 +700,6 @@ class BudgetStore(_Store):
             (guild_id,),
         )
         return {int(r["user_id"]): int(r["credits"]) for r in rows}
-
-    async def user_budget(self, guild_id: int, user_id: int) -> int | None:
-        row = await self._fetchone(
-            "SELECT credits FROM budget_user WHERE guild_id = ? AND user_id = ?",
-            (guild_id, user_id),
-        )
-        return None if row is None else int(row["credits"])
 
     async def add_grant(
         self, *, scope: str, day: str, user_id: int, credits: int, granted_by: int

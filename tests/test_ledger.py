@@ -237,3 +237,25 @@ async def test_personal_scope_uses_utc_days(db: Database) -> None:
         await ledger.reserve(scope, (), new_job(ledger, scope))
     clock.at = _at("UTC", 2026, 1, 2, 0, 0, 1)
     await ledger.reserve(scope, (), new_job(ledger, scope))
+
+
+@pytest.mark.parametrize(
+    ("state", "error_class", "starts_cooldown"),
+    [
+        ("done", None, True),
+        ("failed", "upstream", True),
+        ("cancelled", "cancelled", True),
+        ("cancelled", "queue_full", False),
+        ("cancelled", "shutting_down", False),
+        ("interrupted", "interrupted", False),
+    ],
+)
+async def test_only_the_members_own_jobs_start_a_cooldown(
+    db: Database, state: str, error_class: str | None, starts_cooldown: bool
+) -> None:
+    ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
+    scope = guild_scope(GUILD, "UTC")
+    job_id = await ledger.reserve(scope, (), new_job(ledger, scope))
+    await db.finish_job(job_id, state=state, error_class=error_class)
+    last = await db.last_job_time(user_id=USER, scope=scope.key)
+    assert (last is not None) is starts_cooldown
