@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.common import Result, command_line, parse_args, report
-from bot.ledger import BudgetExceededError, Ledger, Scope, guild_scope
+from bot.ledger import BudgetExceededError, Ledger, guild_scope
 from bot.storage import Database, NewJob
+from tests.harness import new_job
 
 GUILD_ID = 1_100_000_000_000_000_001
 USER_ID = 1_200_000_000_000_000_001
@@ -28,32 +29,11 @@ WORKERS = 32
 TARGET_PER_S = 2000.0
 
 
-def new_job(ledger: Ledger, scope: Scope, user_id: int) -> NewJob:
-    day, bot_day = ledger.days(scope)
-    return NewJob(
-        guild_id=scope.guild_id,
-        channel_id=GUILD_ID + 100,
-        user_id=user_id,
-        scope=scope.key,
-        budget_day=day,
-        bot_day=bot_day,
-        model="google/imagen-4.0-fast-generate-001",
-        prompt="a lighthouse at dusk",
-        negative_prompt=None,
-        aspect_ratio="16:9",
-        count=1,
-        seed=1234,
-        params_json="{}",
-        credits=1,
-        usd_estimate=0.021,
-    )
-
-
 async def race(db: Database, racers: int) -> tuple[int, int, int, float]:
     """``racers`` reservations at once for one user; (granted, refused, usage, seconds)."""
     ledger = Ledger(db, default_daily_credits=BUDGET, usd_cap=None)
     scope = guild_scope(GUILD_ID, "UTC")
-    job = new_job(ledger, scope, USER_ID)
+    job = new_job(ledger, scope, user=USER_ID)
 
     async def one() -> bool:
         try:
@@ -75,7 +55,7 @@ async def throughput(db: Database, ops: int, workers: int, users_from: int) -> f
     # A generous budget so that no reservation is refused: this measures the happy path.
     ledger = Ledger(db, default_daily_credits=ops + 1, usd_cap=None)
     scope = guild_scope(GUILD_ID + 1, "UTC")
-    jobs = [new_job(ledger, scope, users_from + w) for w in range(workers)]
+    jobs = [new_job(ledger, scope, user=users_from + w) for w in range(workers)]
     remaining = ops
 
     async def worker(job: NewJob) -> None:

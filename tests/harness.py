@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -24,8 +25,9 @@ import discord.http
 
 from bot.client import ImagenBot, apply_discord_urls
 from bot.config import Settings, load_settings
+from bot.ledger import Ledger, Scope
 from bot.services import build_services
-from bot.storage import Database
+from bot.storage import Database, NewJob
 from tests.fakes.aimlapi import FakeAimlApi
 from tests.fakes.discord import FakeDiscord
 
@@ -190,3 +192,28 @@ def _base_environ() -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHONUNBUFFERED"] = "1"
     return env
+
+
+_job_seq = itertools.count()
+
+
+def new_job(ledger: Ledger, scope: Scope, *, user: int = 42, credits: int = 1) -> NewJob:
+    """A one-image job of ``credits`` for ``user`` in ``scope``, dated by the ledger's clock."""
+    day, bot_day = ledger.days(scope)
+    return NewJob(
+        guild_id=scope.guild_id,
+        channel_id=5,
+        user_id=user,
+        scope=scope.key,
+        budget_day=day,
+        bot_day=bot_day,
+        model="google/imagen-4.0-fast-generate-001",
+        prompt=f"a lighthouse at dusk, take {next(_job_seq)}",
+        negative_prompt=None,
+        aspect_ratio="1:1",
+        count=1,
+        seed=None,
+        params_json="{}",
+        credits=credits,
+        usd_estimate=0.021 * credits,
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -11,13 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.ledger import BudgetExceededError, Ledger, Scope, guild_scope, personal_scope
-from bot.storage import Database, NewJob
-from tests.harness import Clock
+from bot.ledger import BudgetExceededError, Ledger, guild_scope, personal_scope
+from bot.storage import Database
+from tests.harness import Clock, new_job
 
 GUILD = 1000
 USER = 42
-_seq = itertools.count()
 
 
 @pytest.fixture
@@ -26,30 +24,14 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         yield database
 
 
-def new_job(ledger: Ledger, scope: Scope, *, user: int = USER, credits: int = 1) -> NewJob:
-    day, bot_day = ledger.days(scope)
-    return NewJob(
-        guild_id=scope.guild_id,
-        channel_id=5,
-        user_id=user,
-        scope=scope.key,
-        budget_day=day,
-        bot_day=bot_day,
-        model="google/imagen-4.0-fast-generate-001",
-        prompt=f"p{next(_seq)}",
-        negative_prompt=None,
-        aspect_ratio="1:1",
-        count=1,
-        seed=None,
-        params_json="{}",
-        credits=credits,
-        usd_estimate=0.021 * credits,
-    )
-
-
-async def test_1000_concurrent_reservations_grant_exactly_the_budget(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop_connections", [0, 2, 4])
+async def test_1000_concurrent_reservations_grant_exactly_the_budget(
+    tmp_path: Path, loop_connections: int
+) -> None:
+    """4 connections race; with 0 every statement goes through aiosqlite's threads, with 2 the
+    event loop's own connections write between the threads' writes (and take the busy path)."""
     path = tmp_path / "race.sqlite3"
-    dbs = [await Database.open(path) for _ in range(4)]
+    dbs = [await Database.open(path, loop_connection=i < loop_connections) for i in range(4)]
     try:
         await dbs[0].update_guild_settings(GUILD, daily_credits=100)
         ledgers = [Ledger(d, default_daily_credits=10, usd_cap=None) for d in dbs]
@@ -108,7 +90,7 @@ async def test_limit_precedence(db: Database) -> None:
     scope = guild_scope(GUILD, "UTC")
     assert (await ledger.limit_for(scope, USER, [7, 8])).base == 10
     await db.update_guild_settings(GUILD, daily_credits=20)
-    assert (await ledger.limit_for(scope, USER, [7, 8])) .source == "server default"
+    assert (await ledger.limit_for(scope, USER, [7, 8])).source == "server default"
     await db.set_role_budget(GUILD, 7, 5)
     await db.set_role_budget(GUILD, 8, 30)
     limit = await ledger.limit_for(scope, USER, [7, 8])

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
+from bot.ledger import Ledger, guild_scope
 from bot.storage import Database, StorageError, load_migrations
+from tests.harness import new_job
 
 
 async def test_migrates_an_empty_file(tmp_path: Path) -> None:
@@ -57,6 +61,40 @@ async def test_unwritable_location_is_a_clear_error(tmp_path: Path) -> None:
         await Database.open(blocker / "bot.sqlite3")
 
 
+async def test_lean_counters_migration_keeps_balances_and_triggers(tmp_path: Path) -> None:
+    """A database made by the first three migrations, with a job in flight and one settled,
+    moves to WITHOUT ROWID counters with every balance kept; the job in flight then settles
+    through the re-created trigger."""
+    path = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(path, isolation_level=None) as conn:
+        for migration in load_migrations()[:3]:
+            conn.executescript(
+                f"BEGIN; {migration.sql}\nPRAGMA user_version = {migration.version}; COMMIT;"
+            )
+        insert = (
+            "INSERT INTO jobs (user_id, scope, budget_day, bot_day, model, prompt, count, "
+            "params_json, state, credits_reserved, usd_reserved, created_at) "
+            "VALUES (42, 'g:1', '2026-11-21', '2026-11-21', 'm', 'p', ?, '{}', 'queued', ?, ?, 0)"
+        )
+        conn.execute(insert, (2, 2, 0.04))
+        conn.execute(insert, (1, 1, 0.02))
+        conn.execute("UPDATE jobs SET state = 'done', credits_charged = 1, usd = 0.02 WHERE id = 2")
+    async with await Database.open(path) as db:
+        assert await db.schema_version() == load_migrations()[-1].version
+        usage = await db.usage("g:1", "2026-11-21", 42)
+        assert (usage.reserved, usage.charged) == (2, 1)
+        assert await db.bot_spend("2026-11-21") == pytest.approx(0.06)
+        assert await db.finish_job(1, state="done", credits_charged=2, usd=0.04)
+        usage = await db.usage("g:1", "2026-11-21", 42)
+        assert (usage.reserved, usage.charged) == (0, 3)
+        assert await db.bot_spend("2026-11-21") == pytest.approx(0.06)
+    with sqlite3.connect(path) as conn:
+        ddl = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        assert "WITHOUT ROWID" in ddl["budget_usage"] and "WITHOUT ROWID" in ddl["bot_spend"]
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"jobs_reserve", "jobs_settle"} <= names and "budget_usage_day" not in names
+
+
 async def test_migrations_are_numbered_without_gaps() -> None:
     versions = [m.version for m in load_migrations()]
     assert versions == list(range(1, len(versions) + 1))
@@ -81,8 +119,11 @@ async def test_backup_while_open(tmp_path: Path) -> None:
         assert conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()[0] == "v"
 
 
-async def test_request_context_reads_a_servers_rules_in_one_go(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "bot.sqlite3") as db:
+@pytest.mark.parametrize("loop_connection", [True, False])
+async def test_request_context_reads_a_servers_rules_in_one_go(
+    tmp_path: Path, loop_connection: bool
+) -> None:
+    async with await Database.open(tmp_path / "bot.sqlite3", loop_connection=loop_connection) as db:
         empty = await db.request_context(1, 42, at=1000.0)
         assert empty.settings.timezone == "UTC" and empty.settings.cooldown_seconds == 0
         assert empty.allowed_channels == frozenset() and empty.ban is None
@@ -101,3 +142,96 @@ async def test_request_context_reads_a_servers_rules_in_one_go(tmp_path: Path) -
         other = await db.request_context(2, 42, at=1000.0)  # another server sees none of it
         assert other.allowed_channels == frozenset() and other.disabled_models == frozenset()
         assert other.ban is None and other.settings.timezone == "UTC"
+        # The rules are kept between requests; every write to them is seen by the next one.
+        await db.remove_channel(1, 10)
+        await db.set_model_enabled(1, "google/imagen-4.0-generate-001", True)
+        await db.unban(1, 42)
+        await db.update_guild_settings(1, timezone=None)
+        ctx = await db.request_context(1, 42, at=1000.0)
+        assert ctx.allowed_channels == {11} and ctx.disabled_models == frozenset()
+        assert ctx.ban is None and ctx.settings.timezone == "UTC"
+        await db.ban(guild_id=1, user_id=43, reason=None, banned_by=7, expires_at=None)
+        assert (await db.request_context(1, 43, at=1000.0)).ban is not None
+
+
+# -- the event loop's own connection ------------------------------------------------------------
+#
+# The statements a member waits on before their interaction is answered run on a connection of
+# the event loop's thread, so they neither queue behind aiosqlite's worker nor pay its thread
+# wake-ups; when SQLite is busy they go through aiosqlite instead, and never block the loop.
+
+SLOW_QUERY = (
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
+    "SELECT COUNT(*) FROM c"
+)
+
+
+@pytest.mark.parametrize("loop_connection", [True, False])
+async def test_checks_before_the_answer_do_not_queue_behind_a_slow_statement(
+    tmp_path: Path, loop_connection: bool
+) -> None:
+    """A slow report on aiosqlite's thread (an admin's usage export, say) does not hold up the
+    request context, cooldown and reservation of an /imagine; without the loop's connection it
+    does, which is what this test would catch."""
+    async with await Database.open(tmp_path / "bot.sqlite3", loop_connection=loop_connection) as db:
+        ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
+        scope = guild_scope(1, "UTC")
+        slow = asyncio.create_task(db._fetchall(SLOW_QUERY))
+        await asyncio.sleep(0.05)  # the worker thread is inside the slow statement
+        started = time.perf_counter()
+        await db.request_context(1, 42, at=time.time())
+        await db.last_job_time(user_id=42, scope=scope.key)
+        job_id = await ledger.reserve(scope, (), new_job(ledger, scope, user=42))
+        checks_done = time.perf_counter()
+        # With the loop's connection the checks finish while the slow statement still runs;
+        # through aiosqlite they wait for it.
+        assert slow.done() is not loop_connection
+        await slow
+        if loop_connection:
+            assert checks_done - started < 0.05 < time.perf_counter() - started
+        job = await db.get_job(job_id)
+        assert job is not None and job.state == "queued" and job.credits_reserved == 1
+
+
+async def test_a_locked_database_falls_back_to_aiosqlite_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """Another process holds the write lock: the reservation waits on aiosqlite's thread (busy
+    timeout) while the event loop keeps running, and lands once the lock is released."""
+    path = tmp_path / "bot.sqlite3"
+    async with await Database.open(path) as db:
+        ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
+        scope = guild_scope(1, "UTC")
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT INTO meta (key, value) VALUES ('held', 'by another process')")
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            started = time.perf_counter()
+            reserving = asyncio.create_task(
+                ledger.reserve(scope, (), new_job(ledger, scope, user=42))
+            )
+            await asyncio.sleep(0.3)
+            assert not reserving.done()  # waiting for the lock, on the worker thread
+            assert ticks >= 10  # ... and the loop was free all along
+            other.execute("COMMIT")
+            job_id = await reserving
+            assert time.perf_counter() - started >= 0.3
+            ticker.cancel()
+        finally:
+            other.close()
+        job = await db.get_job(job_id)
+        assert job is not None and job.credits_reserved == 1
+        assert await db.get_meta("held") == "by another process"
+        # The next statement takes the loop's connection again.
+        await ledger.reserve(scope, (), new_job(ledger, scope, user=43))
+        usage = await db.usage(scope.key, ledger.days(scope)[0], 43)
+        assert usage.reserved == 1

@@ -142,14 +142,20 @@ async def test_the_database_is_created_owner_only(stack: Stack, bot: ImagenBot) 
     count("storage faults tried")
 
 
+async def on_every_connection(bot: ImagenBot, pragma: str) -> None:
+    """A per-connection fault on each of the bot's connections: aiosqlite's and the event
+    loop's own (bot/storage.py), which runs the checks before an interaction is answered."""
+    # To the statement's end: a pragma's unread result row would keep a snapshot open.
+    await bot.db._conn.execute_fetchall(pragma)
+    if bot.db._now is not None:
+        bot.db._now.execute(pragma).fetchall()
+
+
 async def cap_database(bot: ImagenBot) -> None:
     """Cap the file at its current size and fill the free pages: SQLITE_FULL for anything that
     needs a new page (a job row with a long prompt does)."""
-    conn = bot.db._conn
-    cursor = await conn.execute("PRAGMA page_count")
-    row = await cursor.fetchone()
-    assert row is not None
-    await conn.execute(f"PRAGMA max_page_count = {int(row[0])}")
+    rows = list(await bot.db._conn.execute_fetchall("PRAGMA page_count"))
+    await on_every_connection(bot, f"PRAGMA max_page_count = {int(rows[0][0])}")
     for n in range(100_000):
         try:
             await bot.db.set_meta(f"filler-{n}", "x" * 500)
@@ -178,7 +184,7 @@ async def test_a_full_database_refuses_the_job_and_charges_nothing(
 ) -> None:
     await cap_database(bot)
     await refused_for_a_full_disk(stack, bot, LONG)
-    await bot.db._conn.execute("PRAGMA max_page_count = 1073741823")
+    await on_every_connection(bot, "PRAGMA max_page_count = 1073741823")
     message = await final_message(await stack.discord.slash("imagine", LONG))
     assert len(message["attachments"]) == 1
     count("storage faults tried")
@@ -210,13 +216,13 @@ async def test_writes_failing_mid_job_never_leave_a_charge_without_its_job(stack
         it = await stack.discord.slash("imagine", {"prompt": "the disk fails"})
         await it.wait_response()
         await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
-        await bot.db._conn.execute("PRAGMA query_only = ON")
+        await on_every_connection(bot, "PRAGMA query_only = ON")
         # The user hears about it (the apology, whichever way it reaches them).
         await eventually(lambda: told(stack, it), 10, "the user to be told")
         rows = await jobs(bot)
         assert len(rows) == 1
         assert rows[0]["credits_charged"] == 0
-        await bot.db._conn.execute("PRAGMA query_only = OFF")
+        await on_every_connection(bot, "PRAGMA query_only = OFF")
     stack.api.latency = 0.0
     async with running_bot(stack, **BOT_ENV) as bot:
         row = await settled_job(bot, 1)
