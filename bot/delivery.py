@@ -178,6 +178,8 @@ class JobRunner:
             await self.service.db.finish_job(
                 job.job_id, state="cancelled", error_class=exc.error_class
             )
+            if not exc.by_shutdown:  # shutdown() logs its own
+                log.info("job %d cancelled by its user and refunded", job.job_id)
             self._observe(job, "cancelled", None)
             await self._edit_quietly(interaction, text)
         except asyncio.CancelledError:

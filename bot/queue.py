@@ -354,9 +354,10 @@ class FairQueue:
         waiting.append(ticket)
         self._in_flight[user_key] = in_flight + 1
         self._tickets[job_id] = ticket
-        bisect.insort(self._queued, ticket, key=_start_order)
-        self._dispatch()
-        self._reposition()
+        index = bisect.bisect_right(self._queued, _start_order(ticket), key=_start_order)
+        self._queued.insert(index, ticket)
+        # Only the jobs from the new one on move back, unless some started and all moved up.
+        self._reposition(0 if self._dispatch() else index)
         ticket._reported_position = ticket._position
         return ticket
 
@@ -396,11 +397,14 @@ class FairQueue:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _dispatch(self) -> None:
-        """Start queued jobs while slots are free; a closed queue starts nothing new."""
+    def _dispatch(self) -> int:
+        """Start queued jobs while slots are free (a closed queue starts nothing new); returns
+        how many started."""
         if self._closed:
-            return
+            return 0
+        started = 0
         while self._queued and len(self._running) < self._max_concurrent:
+            started += 1
             ticket = self._queued.pop(0)
             self._unwait(ticket)
             if ticket._round > self._round:
@@ -414,12 +418,15 @@ class FairQueue:
             self._running[ticket.job_id] = ticket
             ticket._turn.set()
             ticket._pulse()
+        return started
 
-    def _reposition(self) -> None:
-        """Store each queued job's position and wake the watchers of those that moved."""
-        for position, ticket in enumerate(self._queued, start=1):
-            if ticket._position != position:
-                ticket._position = position
+    def _reposition(self, start: int = 0) -> None:
+        """Store each queued job's position from index ``start`` on (the jobs before it have not
+        moved) and wake the watchers of those that moved."""
+        for index in range(start, len(self._queued)):
+            ticket = self._queued[index]
+            if ticket._position != index + 1:
+                ticket._position = index + 1
                 ticket._pulse()
 
     def _end(self, ticket: Ticket, state: JobState) -> None:
