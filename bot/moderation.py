@@ -597,6 +597,8 @@ class Blocklist:
         text as typed (so an admin's ``discord\\.gg/`` still works). A regex that runs out of time
         counts as a match: the prompt is refused rather than let through unchecked.
         """
+        if not self.entries:
+            return None  # most servers have no list: skip normalising on the way to the defer
         for index, text in enumerate((prompt, *extra_texts)):
             if not text:
                 continue

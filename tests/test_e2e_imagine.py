@@ -64,9 +64,7 @@ async def test_deprecated_model_says_so(stack: Stack, bot: ImagenBot) -> None:
     from tests.fakes.aimlapi import Fault
 
     stack.api.inject(Fault.http(404, "Model not found"))
-    _, message = await imagine(
-        stack, prompt="x", model="imagen-4.0-ultra-generate-preview-06-06"
-    )
+    _, message = await imagine(stack, prompt="x", model="imagen-4.0-ultra-generate-preview-06-06")
     assert "deprecated" in message["content"]
     assert "Model not found" not in message["content"]
     assert not message["attachments"]
