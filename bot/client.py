@@ -6,9 +6,11 @@ point and passed in; nothing here opens a resource of its own.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
+import time
 from typing import Any
 
 import discord
@@ -153,6 +155,7 @@ class ImagenBot(commands.Bot):
             self.user and self.user.id,
             len(self.guilds),
         )
+        freeze_heap()
         interrupted, self._interrupted = self._interrupted, []
         for row in interrupted:
             await self._tell_interrupted(row)
@@ -191,3 +194,24 @@ class ImagenBot(commands.Bot):
             await self.health.stop()
             self.health = None
         await super().close()
+        gc.unfreeze()  # what was frozen can be collected again once the client lets go of it
+
+
+def freeze_heap() -> None:
+    """Take everything alive once the gateway is ready out of the garbage collector's sight.
+
+    With 2,500 servers cached, one full collection walks ~90,000 objects (modules, the guild
+    and channel cache) and stops the event loop for 60-90 ms on a 2-core machine: every
+    interaction then in flight waits for it. These objects live as long as the process, so they
+    are collected once here and frozen (``gc.freeze``); later full collections only walk what
+    came after. Run again on every READY (a reconnect rebuilds the cache).
+    """
+    started = time.perf_counter()
+    gc.collect()
+    pause = time.perf_counter() - started
+    gc.freeze()
+    log.info(
+        "collector: %d objects alive at ready frozen (a full collection over them took %.0f ms)",
+        gc.get_freeze_count(),
+        pause * 1000,
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.harness import DISCORD_TOKEN, BotProcess, Stack, running_bot
+import gc
+
+from tests.harness import DISCORD_TOKEN, BotProcess, Stack, eventually, running_bot
 
 PUT_COMMANDS = r"^/applications/\d+/commands$"
 PUT_GUILD_COMMANDS = r"^/applications/\d+/guilds/\d+/commands$"
@@ -105,3 +107,13 @@ async def test_check_verifies_the_token_and_the_key_online(stack: Stack) -> None
     out = bad.log()
     assert "FAIL  Discord token" in out and "FAIL  AI/ML API key" in out and "AIMLAPI_KEY" in out
     assert "not-the-key" not in out and "MTIz.bad.token" not in out
+
+
+async def test_ready_freezes_the_heap_and_close_releases_it(stack: Stack) -> None:
+    """What is alive at READY (modules, the guild cache) is frozen out of the collector's walk,
+    whose full pass over it bench.scale times at ~50-90 ms with 2,500 guilds; closing the
+    client gives it back to the collector."""
+    async with running_bot(stack) as bot:
+        await eventually(lambda: gc.get_freeze_count() > 0, 5, "the heap to be frozen")
+        assert not bot.is_closed()
+    assert gc.get_freeze_count() == 0
