@@ -2,6 +2,10 @@
 
 Discord caps each attachment; an image over the cap is re-encoded rather than dropped. Pillow work
 is CPU-bound: call ``fit_to_limit`` through ``asyncio.to_thread`` from async code.
+
+Pillow is imported on first use, not at start-up: it is 2.2 MiB of resident memory the bot does
+not need until its first image (bench.scale holds the bot to 1.3x a bare discord.py bot's memory
+at ready).
 """
 
 from __future__ import annotations
@@ -9,11 +13,12 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from typing import Final
-
-from PIL import Image, UnidentifiedImageError
+from typing import TYPE_CHECKING, Final
 
 from bot.errors import ImageDownloadError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,8 @@ def ensure_image(data: bytes) -> ImageKind:
 
 def dimensions(data: bytes) -> tuple[int, int]:
     """Width and height, read from the header only (Pillow opens lazily and decodes nothing)."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as img:
             return img.size
@@ -90,6 +97,8 @@ def fit_to_limit(data: bytes, limit_bytes: int) -> tuple[bytes, ImageKind, bool]
     kind = ensure_image(data)
     if len(data) <= limit_bytes:
         return data, kind, False
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data)) as opened:
             opened.load()

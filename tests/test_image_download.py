@@ -14,6 +14,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -514,3 +515,28 @@ async def test_generated_image_fitted_to_an_attachment_cap(
     assert images.sniff(small.data) is not None
     assert (small.mime_type, small.extension) in (("image/webp", "webp"), ("image/jpeg", "jpg"))
     assert (small.width, small.height) == images.dimensions(small.data)
+
+
+def test_pillow_is_not_loaded_until_the_first_image() -> None:
+    """Importing the bot and every extension leaves Pillow out (2.2 MiB of memory at ready);
+    the first image loads it."""
+    script = (
+        "import importlib, sys\n"
+        "import bot.__main__, bot.client\n"
+        "for name in bot.client.EXTENSIONS: importlib.import_module(name)\n"
+        "assert 'PIL' not in sys.modules, 'Pillow loaded at start-up'\n"
+        "from bot import images\n"
+        "images.dimensions(bytes.fromhex(sys.argv[1]))\n"
+        "assert 'PIL' in sys.modules\n"
+    )
+    buf = io.BytesIO()
+    Image.new("RGB", (3, 2)).save(buf, "PNG")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", script, buf.getvalue().hex()],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
