@@ -83,7 +83,11 @@ async def run(size: str) -> Result:
             await throughput(db, min(200, ops), 1, USER_ID + 1)  # warm the statement cache
             sequential = await throughput(db, ops, 1, USER_ID + 2)
             concurrent = await throughput(db, ops, WORKERS, USER_ID + 3)
-    result.add("database", "SQLite file in a temp dir (WAL, synchronous=NORMAL), aiosqlite")
+    result.add(
+        "database",
+        "SQLite file in a temp dir (WAL, synchronous=NORMAL); writes on the event loop's "
+        "connection, other reads through aiosqlite",
+    )
     result.add(
         f"race: {racers} concurrent reservations, budget {BUDGET}",
         f"{granted} granted, {refused} refused, usage row {used}, in {seconds * 1000:.0f} ms",

@@ -29,6 +29,8 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+# Writes on the event loop's connection between two WAL checkpoints (~6 pages each at most).
+CHECKPOINT_EVERY = 200
 SQLITE_INT_MAX = 2**63 - 1
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -87,6 +89,10 @@ class _Store:
         # interaction is answered (see _fetchall_now); None until open() has migrated the schema.
         self._now: sqlite3.Connection | None = None
         self._now_thread: int | None = None
+        self._writes_since_checkpoint = 0
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpoint_behind = False  # the last checkpoint could not copy every page
+        self._draining = False  # a checkpoint is completing: writes queue behind it
         # Each server's rules as the checks before the defer read them (RequestContextStore),
         # dropped by every write to them; the epoch keeps a read that raced a write out.
         self._rules: dict[int, GuildRules] = {}
@@ -172,6 +178,8 @@ class _Store:
             ) from None
 
     async def close(self) -> None:
+        if self._checkpointing is not None:
+            await self._checkpointing
         if self._now is not None:
             self._now.close()
             self._now = None
@@ -190,12 +198,14 @@ class _Store:
 
     # -- plumbing -----------------------------------------------------------------------------
     #
-    # Every statement is one round trip to aiosqlite's worker thread (execute and fetch together),
-    # and single statements skip the lock unless a transaction holds it: each hop to the thread
-    # costs ~0.1-0.2 ms of wake-ups, and under a burst of /imagine the lock made every check of
-    # every request wait in one line (see the README's performance section). A statement is
-    # queued to the worker before the coroutine first yields, so when the lock is free it runs
-    # before any transaction that starts later and can never land inside one.
+    # Two connections. Writes (single statements, all short) and the reads of the checks before
+    # an interaction is answered run on the event loop's own connection (_run_now), at once.
+    # Other reads, some of them long (reports, exports, history), and the long writes (backups)
+    # go to aiosqlite's worker thread in one round trip each (execute and fetch together). There
+    # single statements skip the lock unless a transaction holds it; a statement is queued to the
+    # worker before the coroutine first yields, so when the lock is free it runs before any
+    # transaction that starts later and can never land inside one. See the README's performance
+    # section for the measurements behind both.
 
     async def _fetchall(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
@@ -211,38 +221,92 @@ class _Store:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def _fetchone_now(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> aiosqlite.Row | None:
-        """One short statement run at once on the event loop's own connection, if it can be.
+    def _run_now(
+        self, sql: str, params: Sequence[Any] | dict[str, Any]
+    ) -> tuple[list[aiosqlite.Row], int] | None:
+        """Run one statement at once on the event loop's own connection: its rows and rowcount,
+        or None when it cannot run here and must go through aiosqlite instead.
 
-        For the statements a member waits on before their interaction is acknowledged (the
-        request context, the cooldown, the reservation). A hop to aiosqlite's thread costs
-        ~0.5 ms of thread wake-ups even on an idle loop, and far more under a burst, when the
-        worker waits for the GIL; the statement itself takes ~0.05-0.2 ms. It never waits: if a
-        transaction holds the lock, or SQLite reports the database busy (the other connection is
-        writing), it goes through aiosqlite like any other statement. Single statements are
-        atomic on either connection, so the result is the same.
+        Every write and the reads a member waits on before their interaction is acknowledged
+        (request context, cooldown) come here. A hop to aiosqlite's thread costs ~0.5 ms of
+        thread wake-ups even on an idle loop, and far more under a burst, when the worker waits
+        for the GIL; a statement like these takes ~0.02-0.15 ms. One connection doing every
+        write also means the two never contend for SQLite's write lock. It never waits: while a
+        transaction holds the lock, or when SQLite reports the database busy (another process
+        writing), the statement goes through aiosqlite, atomic there all the same.
         """
         conn = self._now
         if (
-            conn is not None
-            and not self._lock.locked()
-            and threading.get_ident() == self._now_thread
+            conn is None
+            or self._lock.locked()
+            or self._draining
+            or threading.get_ident() != self._now_thread
         ):
-            try:
-                rows = conn.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                    raise
-                if conn.in_transaction:
-                    conn.rollback()
-            else:
-                return rows[0] if rows else None
-        return await self._fetchone(sql, params)
+            return None
+        try:
+            cursor = conn.execute(sql, params)
+            rows = cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            if conn.in_transaction:
+                conn.rollback()
+            return None
+        if cursor.rowcount > 0:
+            self._wrote()
+        return rows, cursor.rowcount
+
+    def _wrote(self) -> None:
+        """Count a write on the loop's connection; every CHECKPOINT_EVERY, checkpoint the WAL on
+        aiosqlite's thread (the loop's connection never does: a checkpoint fsyncs).
+
+        The checkpoint runs beside new writes and copies the pages it finds. The WAL file is
+        only reused from its start once a checkpoint has copied every page, so if writes kept
+        coming during one, the next drains: writes take aiosqlite's queue behind it for its few
+        milliseconds, and it completes. The WAL then stays ~10 MB however busy the bot is.
+        """
+        self._writes_since_checkpoint += 1
+        if self._writes_since_checkpoint < CHECKPOINT_EVERY or self._checkpointing is not None:
+            return
+        self._writes_since_checkpoint = 0
+        self._draining = self._checkpoint_behind
+        self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        try:
+            # PASSIVE: copies what it can without waiting for readers or blocking writers.
+            await self._conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+            # Its counts are of the WAL as it found it: pages written meanwhile are not copied.
+            self._checkpoint_behind = self._writes_since_checkpoint > 0
+        except (aiosqlite.Error, ValueError) as exc:  # ValueError: the connection was closed
+            log.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            self._draining = False
+            self._checkpointing = None
+
+    async def _fetchall_now(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[aiosqlite.Row]:
+        done = self._run_now(sql, params)
+        return done[0] if done is not None else await self._fetchall(sql, params)
+
+    async def _fetchone_now(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> aiosqlite.Row | None:
+        rows = await self._fetchall_now(sql, params)
+        return rows[0] if rows else None
 
     async def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        """Run one statement in autocommit mode; returns the number of rows changed."""
+        """Run one write in autocommit mode; returns the number of rows changed."""
+        done = self._run_now(sql, params)
+        if done is not None:
+            return done[1]
+        return await self._execute_in_thread(sql, params)
+
+    async def _execute_in_thread(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> int:
+        """Run one statement on aiosqlite's thread (a long one: it must not hold up the loop)."""
         if self._lock.locked():
             async with self._lock:
                 return await self._execute_unlocked(sql, params)
@@ -310,7 +374,7 @@ class _Store:
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the live database (``VACUUM INTO``), safe while running."""
-        await self._execute("VACUUM INTO ?", (str(target),))
+        await self._execute_in_thread("VACUUM INTO ?", (str(target),))
 
     # -- meta ---------------------------------------------------------------------------------
 
@@ -503,7 +567,7 @@ class JobStore(_Store):
         return None if row is None else int(row["id"])
 
     async def mark_running(self, job_id: int) -> bool:
-        started = await self._fetchone(
+        started = await self._fetchone_now(
             "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued' "
             "RETURNING id",
             (now(), job_id),
@@ -529,7 +593,7 @@ class JobStore(_Store):
         if state not in TERMINAL_STATES:
             raise ValueError(f"not a terminal state: {state}")
         # RETURNING makes this one round trip to the database thread instead of two.
-        settled = await self._fetchone(
+        settled = await self._fetchone_now(
             """
             UPDATE jobs
                SET state = :state,
@@ -908,7 +972,7 @@ class ModerationStore(_Store):
         self, *, guild_id: int, kind: str, pattern: str, added_by: int
     ) -> int | None:
         """The new entry's id, or None if the same entry exists."""
-        row = await self._fetchone(
+        row = await self._fetchone_now(
             "INSERT INTO blocklist (guild_id, kind, pattern, added_by, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, kind, pattern) DO NOTHING RETURNING id",
             (guild_id, kind, pattern, added_by, now()),
@@ -951,7 +1015,7 @@ class ModerationStore(_Store):
     async def audit(
         self, *, guild_id: int, actor_id: int, action: str, details: dict[str, Any]
     ) -> int:
-        row = await self._fetchone(
+        row = await self._fetchone_now(
             "INSERT INTO audit_log (guild_id, actor_id, action, details_json, created_at) "
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (guild_id, actor_id, action, json.dumps(details, sort_keys=True, default=str), now()),
