@@ -1,9 +1,10 @@
 """The storage layer: every SQL statement of the bot lives in this module.
 
-One aiosqlite connection per process in WAL mode with a busy timeout and foreign keys on. Schema
-changes are numbered files in ``bot/migrations`` applied in order and recorded in
-``PRAGMA user_version``. Balances change only in single atomic statements (or one short
-``BEGIN IMMEDIATE`` transaction with no await on anything but the database in between).
+Two connections per process to one file in WAL mode, foreign keys on: an aiosqlite connection
+(busy timeout, migrations, checkpoints, reads that may be long) and one owned by the event loop's
+thread for every write and the reads made before an interaction is answered (see "plumbing"
+below). Schema changes are numbered files in ``bot/migrations`` applied in order and recorded in
+``PRAGMA user_version``. Balances change only in single atomic statements.
 """
 
 from __future__ import annotations
