@@ -86,8 +86,8 @@ class _Store:
         # One connection is shared by every task; the lock keeps one task's transaction from
         # absorbing another task's statements.
         self._lock = asyncio.Lock()
-        # The event loop's own connection for the few statements a member waits on before their
-        # interaction is answered (see _fetchall_now); None until open() has migrated the schema.
+        # The event loop's own connection: every write, and the reads made before an interaction
+        # is answered (see _run_now); None until open() has migrated the schema.
         self._now: sqlite3.Connection | None = None
         self._now_thread: int | None = None
         self._writes_since_checkpoint = 0
