@@ -23,17 +23,15 @@ from typing import Any
 
 from bench.common import (
     Result,
+    bench_main,
     bench_stack,
     collector_paused,
-    command_line,
     cpu_seconds,
     median,
     ms,
-    parse_args,
     percentile,
     profiled,
     realistic_png,
-    report,
     start_bot,
 )
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeUser
@@ -168,11 +166,12 @@ async def run(size: str, profile: str | None = None) -> Result:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args("Interaction acknowledgement under a burst of /imagine.", argv)
-    result = asyncio.run(run(args.size, args.profile))
-    result.command = command_line("bench.ack", args)
-    report(result, args)
-    return 0
+    return bench_main(
+        "bench.ack",
+        "Interaction acknowledgement under a burst of /imagine.",
+        lambda a: run(a.size, a.profile),
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,20 @@ SIZES_CHOICES = ("small", "full")
 
 
 # -- command line and report -------------------------------------------------------------------
+
+
+def bench_main(
+    module: str,
+    description: str,
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, Result]],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """A benchmark's command line: parse the options, run it, print (and save) its report."""
+    args = parse_args(description, argv)
+    result = asyncio.run(run(args))
+    result.command = command_line(module, args)
+    report(result, args)
+    return 0
 
 
 def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -25,14 +25,12 @@ import aiohttp
 from bench.common import (
     Result,
     bench_api,
+    bench_main,
     bench_stack,
-    command_line,
     median,
     ms,
-    parse_args,
     profiled,
     realistic_png,
-    report,
 )
 from tests.fakes.discord import FakeInteraction, FakeUser
 from tests.harness import AIMLAPI_KEY, Stack, running_bot
@@ -138,11 +136,12 @@ async def run(size: str, profile: str | None = None) -> Result:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args("Delivery overhead of a 4-image job against plain aiohttp.", argv)
-    result = asyncio.run(run(args.size, args.profile))
-    result.command = command_line("bench.delivery", args)
-    report(result, args)
-    return 0
+    return bench_main(
+        "bench.delivery",
+        "Delivery overhead of a 4-image job against plain aiohttp.",
+        lambda a: run(a.size, a.profile),
+        argv,
+    )
 
 
 if __name__ == "__main__":

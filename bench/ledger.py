@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.common import Result, command_line, parse_args, report
+from bench.common import Result, bench_main
 from bot.ledger import BudgetExceededError, Ledger, guild_scope
 from bot.storage import Database, NewJob
 from tests.harness import new_job
@@ -113,11 +113,12 @@ async def run(size: str) -> Result:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args("Budget ledger: a race for the last credits and throughput.", argv)
-    result = asyncio.run(run(args.size))
-    result.command = command_line("bench.ledger", args)
-    report(result, args)
-    return 0
+    return bench_main(
+        "bench.ledger",
+        "Budget ledger: a race for the last credits and throughput.",
+        lambda a: run(a.size),
+        argv,
+    )
 
 
 if __name__ == "__main__":

@@ -20,14 +20,12 @@ from pathlib import Path
 from bench.common import (
     Result,
     RssSampler,
+    bench_main,
     bench_stack,
-    command_line,
     mib,
-    parse_args,
     proc_status,
     profiled,
     realistic_png,
-    report,
     reset_peak,
     start_bot,
 )
@@ -117,11 +115,12 @@ async def run(size: str, profile: str | None = None) -> Result:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args("Peak memory of concurrent 4-image jobs.", argv)
-    result = asyncio.run(run(args.size, args.profile))
-    result.command = command_line("bench.memory", args)
-    report(result, args)
-    return 0
+    return bench_main(
+        "bench.memory",
+        "Peak memory of concurrent 4-image jobs.",
+        lambda a: run(a.size, a.profile),
+        argv,
+    )
 
 
 if __name__ == "__main__":

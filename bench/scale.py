@@ -26,12 +26,10 @@ from typing import Any
 
 from bench.common import (
     Result,
+    bench_main,
     bench_stack,
-    command_line,
     mib,
-    parse_args,
     proc_status,
-    report,
     start_bot,
 )
 
@@ -96,11 +94,12 @@ async def run(size: str) -> Result:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args("READY with many guilds: memory and time to ready.", argv)
-    result = asyncio.run(run(args.size))
-    result.command = command_line("bench.scale", args)
-    report(result, args)
-    return 0
+    return bench_main(
+        "bench.scale",
+        "READY with many guilds: memory and time to ready.",
+        lambda a: run(a.size),
+        argv,
+    )
 
 
 if __name__ == "__main__":
