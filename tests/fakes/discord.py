@@ -616,9 +616,13 @@ class _GatewayConnection:
         self.ready = False
         self.lock = asyncio.Lock()
 
-    async def send_raw(self, frame: str) -> None:
+    async def send_raw(self, frame: str, on_sent: Callable[[], None] | None = None) -> None:
+        """Send one frame; ``on_sent`` runs as it is handed to the socket (not after: the bot
+        may have read it before ``send_str`` returns)."""
         async with self.lock:
             if not self.ws.closed:
+                if on_sent is not None:
+                    on_sent()
                 await self.ws.send_str(frame)
 
 
@@ -1887,9 +1891,7 @@ class FakeDiscord:
             for entry in pending:
                 if conn.ws.closed:
                     return
-                await conn.send_raw(entry.frame)
-                if entry.on_sent is not None:
-                    entry.on_sent()
+                await conn.send_raw(entry.frame, entry.on_sent)
                 last = entry.seq
         conn.ready = True
         self._notifier.notify()
@@ -1943,9 +1945,7 @@ class FakeDiscord:
         entry = session.append(event, data, on_sent)
         conn = session.conn
         if conn is not None and conn.ready and not conn.ws.closed:
-            await conn.send_raw(entry.frame)
-            if on_sent is not None:
-                on_sent()
+            await conn.send_raw(entry.frame, on_sent)
 
     async def wait_ready(self, timeout: float = 10.0, *, count: int = 1) -> None:
         """Wait until READY has been sent ``count`` times (on any connection)."""
