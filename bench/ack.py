@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
+import os
+import signal
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +26,7 @@ from typing import Any
 
 from bench.common import (
     Result,
+    Started,
     bench_main,
     bench_stack,
     collector_paused,
@@ -34,6 +38,8 @@ from bench.common import (
     realistic_png,
     start_bot,
 )
+from bench.legs import LEGS, Times, legs_of
+from bench.stalls import THRESHOLD_S, witness
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeUser
 from tests.harness import eventually
 
@@ -73,57 +79,98 @@ async def burst(
 ) -> dict[str, Any]:
     """Start ``kind`` ("bot" or "bare"), warm it up, dispatch the burst, collect the acks."""
     realistic_png("16:9", 0)  # encode before the clock starts: the fake serves it later
+    legs_path = tmp / "legs.json"
     async with bench_stack(tmp, api_latency=API_LATENCY_S) as stack:
-        started = await start_bot(stack, kind, DEFAULT_DAILY_CREDITS="1000", SHUTDOWN_GRACE_S="1")
+        started = await start_bot(
+            stack, kind, legs=legs_path, DEFAULT_DAILY_CREDITS="1000", SHUTDOWN_GRACE_S="1"
+        )
         try:
             fake = stack.discord
             await warm_up(fake, kind)
             loop = asyncio.get_running_loop()
             interactions: list[FakeInteraction] = []
             cpu_before = cpu_seconds(started.pid)
-            with collector_paused():
-                async with profiled(started.pid, profile, f"ack-{kind}"):
-                    t0 = loop.time()
-                    for i in range(users):
-                        delay = t0 + i * spread / users - loop.time()
-                        if delay > 0:
-                            await asyncio.sleep(delay)
-                        user = FakeUser(USER_BASE_ID + i, f"user{i}")
-                        options = {
-                            "prompt": f"a lighthouse at dusk, take {i}",
-                            "aspect_ratio": "16:9",
-                        }
-                        interactions.append(await fake.slash("imagine", options, user=user))
-                    dispatched_in = loop.time() - t0
-                    for it in interactions:
-                        await it.wait_response(10)
+            async with witness() as stalls:
+                with collector_paused():
+                    async with profiled(started.pid, profile, f"ack-{kind}"):
+                        t0 = loop.time()
+                        for i in range(users):
+                            delay = t0 + i * spread / users - loop.time()
+                            if delay > 0:
+                                await asyncio.sleep(delay)
+                            user = FakeUser(USER_BASE_ID + i, f"user{i}")
+                            options = {
+                                "prompt": f"a lighthouse at dusk, take {i}",
+                                "aspect_ratio": "16:9",
+                            }
+                            interactions.append(await fake.slash("imagine", options, user=user))
+                        dispatched_in = loop.time() - t0
+                        for it in interactions:
+                            await it.wait_response(10)
             cpu = cpu_seconds(started.pid) - cpu_before
             latencies = [it.ack_latency or float("nan") for it in interactions]
             types = collections.Counter(it.response.type for it in interactions if it.response)
+            times = await read_legs(started, legs_path)
         finally:
             started.process.close()
+    stamps = [
+        (str(it.id), it.sent_at, it.callback_at)
+        for it in interactions
+        if it.sent_at is not None and it.callback_at is not None
+    ]
+    window = (min(s for _, s, _ in stamps), max(c for _, _, c in stamps)) if stamps else (0, 0)
     return {
         "latencies": latencies,
         "types": dict(types),
         "dispatched_in": dispatched_in,
         "acknowledged": sum(types.values()),
         "cpu_per_interaction": cpu / users,
+        "legs": legs_of(times, stamps),
+        "stalls": [s for s in stalls if s[0] < window[1] and s[0] + s[1] > window[0]],
     }
 
 
-def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, float]:
+async def read_legs(started: Started, path: Path, timeout: float = 10.0) -> Times:
+    """Ask the child for its interaction timestamps (SIGUSR1, see bench/legs.py) and read them."""
+    os.kill(started.pid, signal.SIGUSR1)
+    text = await eventually(
+        lambda: path.read_text() if path.exists() else None, timeout, "the interaction times"
+    )
+    times: Times = json.loads(text)
+    return times
+
+
+def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """p50 / p99 / max of every round's latencies together, and the median CPU per interaction.
 
     Pooled: one round's p99 is its second-worst sample out of 200, so a single stall of the
-    machine moves it; over 5 rounds the p99 is the tenth-worst of 1,000.
+    machine moves it; over 5 rounds the p99 is the tenth-worst of 1,000. The legs and the
+    machine's stalls are pooled the same way.
     """
     pooled = [latency for r in rounds for latency in r["latencies"]]
+    legs = {name: [d for r in rounds for d in r["legs"][name]] for name, _, _ in LEGS}
+    stalls = [length for r in rounds for _, length in r["stalls"]]
     return {
         "p50": percentile(pooled, 50),
         "p99": percentile(pooled, 99),
         "max": max(pooled),
         "cpu": median(r["cpu_per_interaction"] for r in rounds),
+        "legs": legs,
+        "stalls": stalls,
     }
+
+
+def describe_legs(legs: dict[str, list[float]]) -> str:
+    return ", ".join(
+        f"{name} {ms_short(percentile(v, 50))} / {ms_short(percentile(v, 99))}"
+        if v
+        else f"{name} n/a"
+        for name, v in legs.items()
+    )
+
+
+def ms_short(seconds: float) -> str:
+    return f"{seconds * 1000:.2f}"
 
 
 async def run(size: str, profile: str | None = None) -> Result:
@@ -156,6 +203,12 @@ async def run(size: str, profile: str | None = None) -> Result:
         p99s = ", ".join(ms(percentile(d["latencies"], 99)) for d in runs[kind])
         result.add(f"{name}: p99 of each round", p99s)
         result.add(f"{name}: CPU per interaction", ms(stats["cpu"]))
+        result.add(f"{name}: legs, p50 / p99 in ms", describe_legs(stats["legs"]))
+        stalls = stats["stalls"]
+        result.add(
+            f"{name}: machine stalls > {THRESHOLD_S * 1000:.0f} ms during the bursts",
+            f"{len(stalls)}, longest {ms(max(stalls, default=0.0))}",
+        )
     ratio = r["p99"] / b["p99"] if b["p99"] > 0 else float("inf")
     result.add("p99 ratio (bot / bare)", f"{ratio:.2f}x")
     result.target("every interaction acknowledged by the bot", acked_all)

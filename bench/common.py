@@ -32,6 +32,7 @@ import discord.http
 from aiohttp import web
 from PIL import Image, ImageChops
 
+from bench.legs import LEGS_ENV
 from tests.fakes.aimlapi import SIZES, FakeAimlApi
 from tests.fakes.discord import FakeDiscord
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack
@@ -306,20 +307,23 @@ READY_LINES = {"bot": "connected as", "bare": "bare bot ready"}
 GATEWAY_LINE = "has connected to Gateway"
 
 
-class BareBotProcess(BotProcess):
-    """``python -m bench.bare_bot``: discord.py alone, same intents, /imagine only defers."""
+class BenchBotProcess(BotProcess):
+    """The real bot (``python -m bot run``) or the bare one (``python -m bench.bare_bot``:
+    discord.py alone, same intents, /imagine only defers). With ``legs``, either is started
+    through ``python -m bench.legs``, which times each interaction's way through the process
+    and writes the times there (see bench/legs.py)."""
 
-    def start(self) -> None:
-        import subprocess
+    def __init__(self, stack: Stack, kind: str, legs: Path | None, **overrides: str) -> None:
+        super().__init__(stack, **overrides)
+        self.kind = kind
+        self.legs = legs
+        if legs is not None:
+            self.env[LEGS_ENV] = str(legs)
 
-        self._log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_bot"],
-            cwd=self.stack.tmp,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+    def command(self) -> list[str]:
+        target = ["bench.bare_bot"] if self.kind == "bare" else ["bot", *self.args]
+        probe = ["bench.legs"] if self.legs is not None else []
+        return [sys.executable, "-m", *probe, *target]
 
 
 @dataclass
@@ -352,14 +356,10 @@ async def wait_log(process: BotProcess, needle: str, timeout: float, poll: float
 
 
 async def start_bot(
-    stack: Stack, kind: str, *, timeout: float = 120.0, **overrides: str
+    stack: Stack, kind: str, *, timeout: float = 120.0, legs: Path | None = None, **overrides: str
 ) -> Started:
     """Launch the real bot (``kind="bot"``) or the bare one (``"bare"``) and wait for on_ready."""
-    process: BotProcess
-    if kind == "bot":
-        process = BotProcess(stack, LOG_LEVEL="INFO", **overrides)
-    else:
-        process = BareBotProcess(stack, LOG_LEVEL="INFO", **overrides)
+    process = BenchBotProcess(stack, kind, legs, LOG_LEVEL="INFO", **overrides)
     launched = time.perf_counter()
     process.start()
     try:

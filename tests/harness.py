@@ -117,10 +117,13 @@ class BotProcess:
         self.log_path = stack.tmp / f"bot-{id(self)}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "bot", *self.args]
+
     def start(self) -> None:
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", *self.args],
+            self.command(),
             cwd=self.stack.tmp,
             env=self.env,
             stdout=self._log,
