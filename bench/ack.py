@@ -38,7 +38,7 @@ from bench.common import (
     realistic_png,
     start_bot,
 )
-from bench.legs import LEGS, Times, legs_of
+from bench.legs import LEGS, legs_of
 from bench.stalls import THRESHOLD_S, witness
 from tests.fakes.discord import FakeDiscord, FakeInteraction, FakeUser
 from tests.harness import eventually
@@ -110,7 +110,7 @@ async def burst(
             cpu = cpu_seconds(started.pid) - cpu_before
             latencies = [it.ack_latency or float("nan") for it in interactions]
             types = collections.Counter(it.response.type for it in interactions if it.response)
-            times = await read_legs(started, legs_path)
+            probe = await read_probe(started, legs_path)
         finally:
             started.process.close()
     stamps = [
@@ -125,19 +125,27 @@ async def burst(
         "dispatched_in": dispatched_in,
         "acknowledged": sum(types.values()),
         "cpu_per_interaction": cpu / users,
-        "legs": legs_of(times, stamps),
-        "stalls": [s for s in stalls if s[0] < window[1] and s[0] + s[1] > window[0]],
+        "legs": legs_of(probe["interactions"], stamps),
+        "stalls": during(stalls, window),
+        "collections": during([(at, length) for _, at, length in probe["collections"]], window),
     }
 
 
-async def read_legs(started: Started, path: Path, timeout: float = 10.0) -> Times:
-    """Ask the child for its interaction timestamps (SIGUSR1, see bench/legs.py) and read them."""
+def during(
+    spans: Sequence[tuple[float, float]], window: tuple[float, float]
+) -> list[tuple[float, float]]:
+    """The (start, seconds) spans that overlap ``window`` (start, end)."""
+    return [(at, length) for at, length in spans if at < window[1] and at + length > window[0]]
+
+
+async def read_probe(started: Started, path: Path, timeout: float = 10.0) -> dict[str, Any]:
+    """Ask the child for what bench/legs.py noted (SIGUSR1) and read it."""
     os.kill(started.pid, signal.SIGUSR1)
     text = await eventually(
         lambda: path.read_text() if path.exists() else None, timeout, "the interaction times"
     )
-    times: Times = json.loads(text)
-    return times
+    probe: dict[str, Any] = json.loads(text)
+    return probe
 
 
 def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -150,6 +158,7 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     pooled = [latency for r in rounds for latency in r["latencies"]]
     legs = {name: [d for r in rounds for d in r["legs"][name]] for name, _, _ in LEGS}
     stalls = [length for r in rounds for _, length in r["stalls"]]
+    collections = [length for r in rounds for _, length in r["collections"]]
     return {
         "p50": percentile(pooled, 50),
         "p99": percentile(pooled, 99),
@@ -157,6 +166,7 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "cpu": median(r["cpu_per_interaction"] for r in rounds),
         "legs": legs,
         "stalls": stalls,
+        "collections": collections,
     }
 
 
@@ -204,7 +214,12 @@ async def run(size: str, profile: str | None = None) -> Result:
         result.add(f"{name}: p99 of each round", p99s)
         result.add(f"{name}: CPU per interaction", ms(stats["cpu"]))
         result.add(f"{name}: legs, p50 / p99 in ms", describe_legs(stats["legs"]))
-        stalls = stats["stalls"]
+        stalls, collections = stats["stalls"], stats["collections"]
+        result.add(
+            f"{name}: its garbage collections (generation 1-2) during the bursts",
+            f"{len(collections)}, {ms(sum(collections))} in all, longest "
+            f"{ms(max(collections, default=0.0))}",
+        )
         result.add(
             f"{name}: machine stalls > {THRESHOLD_S * 1000:.0f} ms during the bursts",
             f"{len(stalls)}, longest {ms(max(stalls, default=0.0))}",

@@ -12,8 +12,10 @@ bot) with four timestamps taken for every interaction on its way through the pro
 - ``written``: aiohttp starts writing the request's body to the socket
   (``ClientRequest.write_bytes``; Python 3.11 runs it as a task of its own).
 
-The hooks wrap those four internals and do no more than read the clock into a dict. On SIGUSR1
-the process writes ``{interaction id: {event: time}}`` as JSON to the path in ``BENCH_LEGS``.
+The hooks wrap those four internals and do no more than read the clock into a dict; a
+``gc.callbacks`` entry also notes each garbage collection of generation 1 or 2 (start, seconds).
+On SIGUSR1 the process writes ``{"interactions": {id: {event: time}}, "collections": [[gen,
+start, seconds], ...]}`` as JSON to the path in ``BENCH_LEGS``.
 The clock is ``time.perf_counter`` (CLOCK_MONOTONIC on Linux), the clock the fake Discord stamps
 its frames and callbacks with, so the legs of the two processes line up. Internals can move
 between discord.py or aiohttp releases: a hook whose target is missing is left out, and its
@@ -23,6 +25,7 @@ legs show as missing in the report.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import os
 import runpy
@@ -149,9 +152,21 @@ def main(argv: Sequence[str]) -> None:
 
     def dump(signum: int, frame: FrameType | None) -> None:
         partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(times))
+        partial.write_text(json.dumps({"interactions": times, "collections": collections}))
         partial.replace(path)
 
+    collections: list[tuple[int, float, float]] = []
+    started = [0.0]
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        if info["generation"] == 0:  # a fraction of a millisecond, every few hundred objects
+            return
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            collections.append((info["generation"], started[0], time.perf_counter() - started[0]))
+
+    gc.callbacks.append(on_collection)
     signal.signal(signal.SIGUSR1, dump)
     sys.argv = [argv[0], *argv[1:]]
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
