@@ -8,6 +8,9 @@ ban, blocklist, model, cooldown, job limit, budget reservation in SQLite) inside
 Before the burst each bot is warmed up with five /imagine (the bot delivers all five, so it
 starts the burst idle with every code path and connection warm). Rounds alternate bare and bot;
 p50 / p99 / max are over all rounds' samples together, and each round's p99 is printed too.
+Both bots run under bench/legs.py, which splits each acknowledgement into five legs (which part
+is the bot's own code, which is discord.py, aiohttp or the wire) and notes their collections;
+bench/stalls.py counts the machine's own stalls beside each burst.
 
     python -m bench.ack [--size small]
 """

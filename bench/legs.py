@@ -12,7 +12,8 @@ bot) with four timestamps taken for every interaction on its way through the pro
 - ``written``: aiohttp starts writing the request's body to the socket
   (``ClientRequest.write_bytes``; Python 3.11 runs it as a task of its own).
 
-The hooks wrap those four internals and do no more than read the clock into a dict; a
+The hooks (on those internals, plus ``ConnectionState.parse_interaction_create``, which ties
+the frame's time to the interaction's id) do no more than read the clock into a dict; a
 ``gc.callbacks`` entry also notes each garbage collection of generation 1 or 2 (start, seconds).
 On SIGUSR1 the process writes ``{"interactions": {id: {event: time}}, "collections": [[gen,
 start, seconds], ...]}`` as JSON to the path in ``BENCH_LEGS``.
@@ -38,7 +39,6 @@ from types import FrameType
 from typing import Any
 
 LEGS_ENV = "BENCH_LEGS"
-EVENTS = ("frame", "handler", "request", "written")
 # (name, from, to): "sent" and "callback" are the fake Discord's own stamps.
 LEGS = (
     ("gateway to bot", "sent", "frame"),
@@ -59,7 +59,7 @@ def _interaction_id(url: str) -> str | None:
 
 
 def install(times: Times) -> list[str]:
-    """Wrap the four internals; returns the events that could not be hooked."""
+    """Wrap the internals above; returns the events that could not be hooked."""
     clock = time.perf_counter
     missing: list[str] = []
     last_frame = [0.0]
@@ -150,11 +150,6 @@ def main(argv: Sequence[str]) -> None:
     if missing:
         print(f"bench.legs: could not hook {', '.join(sorted(set(missing)))}", file=sys.stderr)
 
-    def dump(signum: int, frame: FrameType | None) -> None:
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps({"interactions": times, "collections": collections}))
-        partial.replace(path)
-
     collections: list[tuple[int, float, float]] = []
     started = [0.0]
 
@@ -166,9 +161,14 @@ def main(argv: Sequence[str]) -> None:
         else:
             collections.append((info["generation"], started[0], time.perf_counter() - started[0]))
 
+    def dump(signum: int, frame: FrameType | None) -> None:
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps({"interactions": times, "collections": collections}))
+        partial.replace(path)
+
     gc.callbacks.append(on_collection)
     signal.signal(signal.SIGUSR1, dump)
-    sys.argv = [argv[0], *argv[1:]]
+    sys.argv = list(argv)  # run_module puts the module's path in argv[0]
     runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
 
 
