@@ -10,7 +10,6 @@ import gc
 import hashlib
 import json
 import logging
-import time
 from typing import Any
 
 import discord
@@ -18,6 +17,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import collector
 from bot.config import Settings
 from bot.delivery import BUTTONS, DISCORD_FAILURES, JobRunner
 from bot.health import HealthServer
@@ -155,7 +155,7 @@ class ImagenBot(commands.Bot):
             self.user and self.user.id,
             len(self.guilds),
         )
-        freeze_heap()
+        collector.freeze_heap()
         interrupted, self._interrupted = self._interrupted, []
         for row in interrupted:
             await self._tell_interrupted(row)
@@ -195,23 +195,3 @@ class ImagenBot(commands.Bot):
             self.health = None
         await super().close()
         gc.unfreeze()  # what was frozen can be collected again once the client lets go of it
-
-
-def freeze_heap() -> None:
-    """Take everything alive once the gateway is ready out of the garbage collector's sight.
-
-    With 2,500 servers cached, one full collection walks ~90,000 objects (modules, the guild
-    and channel cache) and stops the event loop for 60-90 ms on a 2-core machine: every
-    interaction then in flight waits for it. These objects live as long as the process, so they
-    are collected once here and frozen (``gc.freeze``); later full collections only walk what
-    came after. Run again on every READY (a reconnect rebuilds the cache).
-    """
-    started = time.perf_counter()
-    gc.collect()
-    pause = time.perf_counter() - started
-    gc.freeze()
-    log.info(
-        "collector: %d objects alive at ready frozen (a full collection over them took %.0f ms)",
-        gc.get_freeze_count(),
-        pause * 1000,
-    )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import aiohttp
 import discord
 
-from bot import rendering
+from bot import collector, rendering
 from bot.api import GenerationResult
 from bot.catalogue import get_model
 from bot.errors import ImagenError, ShuttingDownError
@@ -117,24 +117,32 @@ class JobRunner:
         )
 
     async def start(self, interaction: Interaction, request: ImagineRequest) -> None:
-        """Check and reserve (errors go to the tree's handler, privately), then run the job."""
-        if interaction.guild_id is not None and not interaction.app_permissions.attach_files:
-            raise DeliveryError(
-                "I can't attach files in this channel. Ask an admin to give me the Attach Files "
-                "permission here."
-            )
-        job = await self.service.prepare(request)
-        with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
-            task = asyncio.current_task()
-            if task is not None:
-                self._tasks.add(task)
-            try:
-                await self._run(interaction, job)
-            finally:
-                if task is not None:
-                    self._tasks.discard(task)
+        """Check and reserve (errors go to the tree's handler, privately), then run the job.
 
-    async def _run(self, interaction: Interaction, job: PreparedJob) -> None:
+        No garbage collection starts from here until the answer is out (bot/collector.py)."""
+        answered = collector.HOLD.hold()
+        try:
+            if interaction.guild_id is not None and not interaction.app_permissions.attach_files:
+                raise DeliveryError(
+                    "I can't attach files in this channel. Ask an admin to give me the Attach "
+                    "Files permission here."
+                )
+            job = await self.service.prepare(request)
+            with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
+                task = asyncio.current_task()
+                if task is not None:
+                    self._tasks.add(task)
+                try:
+                    await self._run(interaction, job, answered)
+                finally:
+                    if task is not None:
+                        self._tasks.discard(task)
+        finally:
+            answered()
+
+    async def _run(
+        self, interaction: Interaction, job: PreparedJob, answered: Callable[[], None]
+    ) -> None:
         self._active[job.job_id] = job
         self._messages[job.job_id] = interaction
         result: GenerationResult | None = None
@@ -154,6 +162,8 @@ class JobRunner:
                     )
             except DISCORD_FAILURES as exc:
                 raise DeliveryError(detail=f"answering the interaction failed: {exc}") from exc
+            finally:
+                answered()
             watcher = None
             if position is not None:
                 watcher = asyncio.create_task(self._watch_position(interaction, job))

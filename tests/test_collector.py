@@ -1,0 +1,150 @@
+"""The collector is held while an interaction is checked and answered (bot/collector.py)."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from bot import collector
+from bot.collector import OVERDUE_FACTOR, CollectorHold, due_generation
+from tests.fakes.discord import FakeUser
+from tests.harness import Stack, eventually, running_bot
+
+# Under any of these, a collection would stop the loop inside a member's wait for the answer.
+BEFORE_THE_ANSWER = {"GenerationService.prepare", "Ledger.reserve", "JobStore.reserve_job"}
+ANSWERING = {"InteractionResponse.defer", "InteractionResponse.send_message"}
+
+
+@pytest.fixture
+def collector_state() -> Iterator[None]:
+    """Restore the thresholds and the collector's on/off state a test changes."""
+    thresholds, enabled = gc.get_threshold(), gc.isenabled()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        (gc.enable if enabled else gc.disable)()
+
+
+@pytest.mark.usefixtures("collector_state")
+def test_hold_turns_the_collector_off_until_the_last_release() -> None:
+    gc.enable()
+    hold = CollectorHold()
+    first = hold.hold()
+    second = hold.hold()
+    assert not gc.isenabled() and hold.holders == 2
+    first()
+    first()  # twice: the second call does nothing
+    assert not gc.isenabled() and hold.holders == 1
+    second()
+    assert gc.isenabled() and hold.holders == 0
+
+
+@pytest.mark.usefixtures("collector_state")
+def test_hold_leaves_a_collector_someone_else_turned_off_off() -> None:
+    gc.disable()
+    hold = CollectorHold()
+    release = hold.hold()
+    release()
+    assert not gc.isenabled()
+
+
+@pytest.mark.usefixtures("collector_state")
+def test_a_collection_held_too_long_runs_at_the_next_hold() -> None:
+    gc.enable()
+    gc.set_threshold(100, 10, 10)
+    hold = CollectorHold()
+    first = hold.hold()
+    kept = [[n] for n in range(100 * OVERDUE_FACTOR + 500)]  # young objects, all alive
+    assert gc.get_count()[0] >= 100 * OVERDUE_FACTOR
+    second = hold.hold()
+    assert hold.overdue_collections == 1
+    assert gc.get_count()[0] < 100  # the young generation was collected
+    third = hold.hold()  # not overdue any more: no second collection
+    assert hold.overdue_collections == 1
+    for release in (first, second, third):
+        release()
+    assert gc.isenabled() and len(kept) > 0
+
+
+@pytest.mark.usefixtures("collector_state")
+def test_due_generation_follows_the_counts() -> None:
+    gc.disable()
+    gc.set_threshold(700, 10, 10)
+    gc.collect()  # all counts back to zero (generation 2's: a full collection resets them)
+    assert due_generation() == 0
+    for _ in range(11):
+        gc.collect(0)  # each raises generation 1's count by one
+    assert due_generation() == 1
+
+
+def _frames() -> set[str]:
+    """The functions on the stack of the allocation that started a collection (called from the
+    collector's callback: the frame two up is that allocation's)."""
+    names = set()
+    frame: FrameType | None = sys._getframe(2)
+    while frame is not None:
+        names.add(frame.f_code.co_qualname)
+        frame = frame.f_back
+    return names
+
+
+@pytest.mark.usefixtures("collector_state")
+async def test_no_collection_starts_while_an_imagine_is_checked_or_answered(stack: Stack) -> None:
+    """With a threshold so low that the checks alone would cross it many times over, every
+    collection starts outside the checks and the answer: deferred, queued (position and
+    Cancel), refused, and an answer Discord fails. Afterwards the collector is on again."""
+    inside: list[set[str]] = []
+    outside = [0]
+
+    def on_collection(phase: str, info: dict[str, Any]) -> None:
+        if phase != "start":
+            return
+        names = _frames()
+        if names & BEFORE_THE_ANSWER or ("JobRunner._run" in names and names & ANSWERING):
+            inside.append(names & (BEFORE_THE_ANSWER | ANSWERING))
+        else:
+            outside[0] += 1
+
+    async with running_bot(
+        stack, DEFAULT_DAILY_CREDITS="1000", MAX_CONCURRENT_GENERATIONS="1"
+    ) as bot:
+        await eventually(lambda: gc.get_freeze_count() > 0, 5, "the heap to be frozen")
+        gc.set_threshold(20, 10, 10)
+        gc.callbacks.append(on_collection)
+        try:
+            fake = stack.discord
+            its = [
+                await fake.slash(
+                    "imagine", {"prompt": f"a fox {n}"}, user=FakeUser(700 + n, f"fox{n}")
+                )
+                for n in range(4)
+            ]
+            refused = await fake.slash(
+                "imagine",
+                {"prompt": "a fox", "negative_prompt": "rain"},
+                user=FakeUser(800, "rainy"),
+            )
+            fake.inject("POST", r"^/interactions/\d+/[^/]+/callback$", 500)
+            failed = await fake.slash("imagine", {"prompt": "a fox"}, user=FakeUser(801, "unlucky"))
+            types = [(await it.wait_response(10)).type for it in its]
+            assert types[0] == 5 and 4 in types[1:]  # deferred, then queued with a position
+            assert (await refused.wait_response(10)).data["flags"] & 64
+            await eventually(lambda: collector.HOLD.holders == 0, 10, "every hold released")
+            await eventually(
+                lambda: all((m := it.original_message()) and m.get("attachments") for it in its),
+                30,
+                "the jobs to be delivered",
+            )
+            assert failed.response is None or failed.response.type != 5
+        finally:
+            gc.callbacks.remove(on_collection)
+        assert not bot.is_closed()
+    assert inside == []
+    assert outside[0] > 0  # the callback saw the collections that did run
+    assert collector.HOLD.holders == 0 and gc.isenabled()
