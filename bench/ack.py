@@ -9,7 +9,8 @@ Before the burst each bot is warmed up with five /imagine (the bot delivers all 
 starts the burst idle with every code path and connection warm). Rounds alternate bare and bot;
 p50 / p99 / max are over all rounds' samples together, and each round's p99 is printed too.
 Both bots run under bench/legs.py, which splits each acknowledgement into five legs (which part
-is the bot's own code, which is discord.py, aiohttp or the wire) and notes their collections;
+is the bot's own code, which is discord.py, aiohttp or the wire) and notes their collections
+(and how many fell while an interaction waited for its answer);
 bench/stalls.py counts the machine's own stalls beside each burst.
 
     python -m bench.ack [--size small]
@@ -122,6 +123,7 @@ async def burst(
         if it.sent_at is not None and it.callback_at is not None
     ]
     window = (min(s for _, s, _ in stamps), max(c for _, _, c in stamps)) if stamps else (0, 0)
+    collected = during([(at, length) for _, at, length in probe["collections"]], window)
     return {
         "latencies": latencies,
         "types": dict(types),
@@ -130,7 +132,11 @@ async def burst(
         "cpu_per_interaction": cpu / users,
         "legs": legs_of(probe["interactions"], stamps),
         "stalls": during(stalls, window),
-        "collections": during([(at, length) for _, at, length in probe["collections"]], window),
+        "collections": collected,
+        "collections_in_wait": sum(
+            any(during([span], (sent, callback)) for _, sent, callback in stamps)
+            for span in collected
+        ),
     }
 
 
@@ -162,6 +168,7 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     legs = {name: [d for r in rounds for d in r["legs"][name]] for name, _, _ in LEGS}
     stalls = [length for r in rounds for _, length in r["stalls"]]
     collections = [length for r in rounds for _, length in r["collections"]]
+    in_wait = sum(r["collections_in_wait"] for r in rounds)
     return {
         "p50": percentile(pooled, 50),
         "p99": percentile(pooled, 99),
@@ -170,6 +177,7 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "legs": legs,
         "stalls": stalls,
         "collections": collections,
+        "collections_in_wait": in_wait,
     }
 
 
@@ -221,7 +229,8 @@ async def run(size: str, profile: str | None = None) -> Result:
         result.add(
             f"{name}: its garbage collections (generation 1-2) during the bursts",
             f"{len(collections)}, {ms(sum(collections))} in all, longest "
-            f"{ms(max(collections, default=0.0))}",
+            f"{ms(max(collections, default=0.0))}; {stats['collections_in_wait']} of them "
+            "while an interaction waited for its answer",
         )
         result.add(
             f"{name}: machine stalls > {THRESHOLD_S * 1000:.0f} ms during the bursts",
