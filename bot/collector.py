@@ -2,9 +2,9 @@
 
 CPython starts a collection at whichever allocation crosses its threshold. In this bot that is
 usually while an interaction is being checked and answered, since that is where it allocates:
-and a queued job keeps ~100 objects alive (its interaction, its coroutines, its ticket), so under
-a burst of /imagine a young-generation collection falls due every few interactions and a
-middle-generation one (1.5-4 ms on a 2-core machine) every ~70, each inside some member's wait.
+and a queued job keeps ~120 tracked objects alive (its interaction, its coroutines, its ticket),
+so under a burst of /imagine a young-generation collection falls due every few interactions and
+a middle-generation one (1-4 ms on a 2-core machine) every ~70, each inside some member's wait.
 
 * :func:`freeze_heap`, at every READY: what is alive then (modules, the guild cache) is collected
   once and frozen, so later full collections do not walk it.
