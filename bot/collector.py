@@ -1,10 +1,11 @@
 """When the cyclic garbage collector runs: between answers, not in the middle of one.
 
 CPython starts a collection at whichever allocation crosses its threshold. In this bot that is
-usually while an interaction is being checked and answered, since that is where it allocates:
-and a queued job keeps ~120 tracked objects alive (its interaction, its coroutines, its ticket),
-so under a burst of /imagine a young-generation collection falls due every few interactions and
-a middle-generation one (1-4 ms on a 2-core machine) every ~70, each inside some member's wait.
+usually while an interaction is being checked and answered, since that is where it allocates,
+and every queued job keeps tracked objects alive: about 30 (its interaction and member, its
+ticket; no task or coroutine, see ``JobRunner._answer``), 75 when each waited in a task of its
+own. Under a burst of /imagine a young-generation collection falls due every few interactions and
+a middle-generation one (1-5 ms on a 2-core machine) every ~200, most in some member's wait.
 
 * :func:`freeze_heap`, at every READY: what is alive then (modules, the guild cache) is collected
   once and frozen, so later full collections do not walk it.

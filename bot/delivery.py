@@ -8,7 +8,9 @@ carries the job id, so they keep working after the bot restarts.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -25,7 +27,7 @@ from bot.catalogue import get_model
 from bot.errors import ImagenError, ShuttingDownError
 from bot.generation import ImagineRequest, PreparedJob
 from bot.logs import log_context
-from bot.queue import JobCancelledError
+from bot.queue import JobCancelledError, JobState
 from bot.rendering import NO_PINGS, Attachment
 from bot.replies import report_error
 from bot.storage import JobRow
@@ -99,7 +101,6 @@ class JobRunner:
         self.service = bot.services.generation
         self._retry_delays = retry_delays
         self._active: dict[int, PreparedJob] = {}
-        self._messages: dict[int, Interaction] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.on_delivered: list[Callable[[PreparedJob, discord.Message, int], Awaitable[None]]] = []
         # Called after a job failed and its user was told (e.g. to brief the server's admins).
@@ -117,8 +118,10 @@ class JobRunner:
         )
 
     async def start(self, interaction: Interaction, request: ImagineRequest) -> None:
-        """Check and reserve (errors go to the tree's handler, privately), then run the job.
+        """Check and reserve (errors go to the tree's handler, privately), answer, run the job.
 
+        A job that must wait for a slot is not waited for here: once answered it is left with
+        the queue as data, and a task of its own runs it when its turn comes (``_resume``).
         No garbage collection starts from here until the answer is out (bot/collector.py)."""
         answered = collector.HOLD.hold()
         try:
@@ -141,42 +144,29 @@ class JobRunner:
             answered()
 
     async def _run(
-        self, interaction: Interaction, job: PreparedJob, answered: Callable[[], None]
+        self,
+        interaction: Interaction,
+        job: PreparedJob,
+        answered: Callable[[], None] | None = None,
     ) -> None:
+        """The job from its answer to its end: every outcome told to its user and recorded.
+
+        A new job comes with ``answered`` (the collector's release) and is answered first; if it
+        must then wait for a slot it is parked (``_answer``) and this returns at once, to be
+        called again without ``answered`` when the job leaves the queue."""
         self._active[job.job_id] = job
-        self._messages[job.job_id] = interaction
         result: GenerationResult | None = None
         seconds: float | None = None
+        parked = False
         try:
-            position = job.ticket.position
-            try:
-                if position is None:
-                    await interaction.response.defer(thinking=True)
-                else:
-                    # A job that must wait answers with its place and Cancel button at once:
-                    # one request instead of a defer followed by an edit.
-                    await interaction.response.send_message(
-                        rendering.queued_text(position),
-                        view=cancel_view(job.job_id),
-                        allowed_mentions=NO_PINGS,
-                    )
-            except DISCORD_FAILURES as exc:
-                raise DeliveryError(detail=f"answering the interaction failed: {exc}") from exc
-            finally:
-                answered()
-            watcher = None
-            if position is not None:
-                watcher = asyncio.create_task(self._watch_position(interaction, job))
-            try:
-                async with self.service.slot(job):
-                    if watcher is not None:
-                        watcher.cancel()
-                    started = time.monotonic()
-                    result = await self.service.generate(job)
-                    seconds = time.monotonic() - started
-            finally:
-                if watcher is not None:
-                    watcher.cancel()
+            if answered is not None:
+                parked = await self._answer(interaction, job, answered)
+                if parked:
+                    return
+            async with self.service.slot(job):
+                started = time.monotonic()
+                result = await self.service.generate(job)
+                seconds = time.monotonic() - started
             await self._deliver(interaction, job, result)
             self._observe(job, "ok", seconds)
         except JobCancelledError as exc:
@@ -211,9 +201,63 @@ class JobRunner:
             await self._edit_quietly(interaction, rendering.failure_text(APOLOGY))
             await self._after_failure(job, exc)
         finally:
-            self._active.pop(job.job_id, None)
-            self._messages.pop(job.job_id, None)
-            job.ticket.release()
+            if not parked:
+                self._active.pop(job.job_id, None)
+                job.ticket.release()
+
+    async def _answer(
+        self, interaction: Interaction, job: PreparedJob, answered: Callable[[], None]
+    ) -> bool:
+        """Acknowledge the interaction: deferred if the job starts at once, else its place in the
+        queue with a Cancel button, in one request. True if the job was parked to wait.
+
+        A parked job keeps no task, coroutine or event while it waits, only the queue's ticket:
+        the ticket shows its moves (``follow_position``) and calls ``_resume`` when it leaves.
+        Under a burst most jobs wait, and what each keeps alive is what the garbage collector
+        walks while later members wait for their answers."""
+        position = job.ticket.position
+        try:
+            if position is None:
+                await interaction.response.defer(thinking=True)
+            else:
+                await interaction.response.send_message(
+                    rendering.queued_text(position),
+                    view=cancel_view(job.job_id),
+                    allowed_mentions=NO_PINGS,
+                )
+        except DISCORD_FAILURES as exc:
+            raise DeliveryError(detail=f"answering the interaction failed: {exc}") from exc
+        finally:
+            answered()
+        if job.ticket.state is not JobState.QUEUED:
+            return False  # it started, or was cancelled, while the answer was on its way
+        job.ticket.follow_position(
+            functools.partial(self._show_position, interaction, job),
+            POSITION_UPDATE_INTERVAL_S,
+            shown=position,
+        )
+        job.ticket.when_turn(lambda _: self._resume(interaction, job))
+        return True
+
+    def _resume(self, interaction: Interaction, job: PreparedJob) -> None:
+        """The queue's call-back for a parked job that started or was cancelled: run the rest in
+        a task of its own, tracked for shutdown (this is called inside whatever moved the queue,
+        so the task starts from a fresh context, not that one's)."""
+        task = asyncio.get_running_loop().create_task(
+            self._resumed(interaction, job), context=contextvars.Context()
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resumed(self, interaction: Interaction, job: PreparedJob) -> None:
+        with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
+            try:
+                await self._run(interaction, job)
+            except Exception:
+                # Only a failure while handling a failure gets here (e.g. the database failing
+                # as the job is refunded); the job stays open for the next start to refund.
+                log.exception("job %d could not be settled", job.job_id)
+                await self._edit_quietly(interaction, rendering.failure_text(APOLOGY))
 
     async def _interrupted(
         self, interaction: Interaction, job: PreparedJob, result: GenerationResult | None
@@ -260,13 +304,6 @@ class JobRunner:
             )
         except DISCORD_FAILURES as exc:
             log.info("could not show the queue position of job %d: %r", job.job_id, exc)
-
-    async def _watch_position(self, interaction: Interaction, job: PreparedJob) -> None:
-        while True:
-            pos = await job.ticket.wait_position_change(POSITION_UPDATE_INTERVAL_S)
-            if pos is None:
-                return
-            await self._show_position(interaction, job, pos)
 
     async def cancel(self, interaction: Interaction, job_id: int) -> None:
         job = self._active.get(job_id)

@@ -22,13 +22,17 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import contextvars
 import enum
+import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
 from bot.errors import ImagenError, RefusedError, ShuttingDownError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FairQueue",
@@ -106,7 +110,25 @@ class Ticket:
 
     Use ``async with ticket.slot():`` around the API call, or :meth:`wait_turn` and :meth:`release`
     in a ``try``/``finally``. A ticket ends exactly once, as ``done`` or ``cancelled``.
+
+    A job that waits needs no task of its own while it waits: :meth:`when_turn` calls back when it
+    leaves the queue, and :meth:`follow_position` shows its moves. A queued ticket holds no event,
+    task or timer until something waits on it.
     """
+
+    __slots__ = (
+        "_by_shutdown",
+        "_follower",
+        "_job_id",
+        "_on_turn",
+        "_position",
+        "_queue",
+        "_round",
+        "_seq",
+        "_state",
+        "_turn",
+        "_user_key",
+    )
 
     def __init__(
         self, queue: FairQueue, user_key: Hashable, job_id: int, round_: int, seq: int
@@ -119,12 +141,10 @@ class Ticket:
         self._state = JobState.QUEUED
         self._position: int | None = None
         self._by_shutdown = False
-        # Set once the ticket leaves the queued state (started or cancelled): wakes wait_turn.
-        self._turn = asyncio.Event()
-        # Replaced and set on every position or state change: wakes position watchers.
-        self._changed = asyncio.Event()
-        self._reported_position: int | None = None
-        self._reported_at = time.monotonic()
+        # Made by the first wait_turn, set once the ticket leaves the queued state.
+        self._turn: asyncio.Event | None = None
+        self._on_turn: list[Callable[[Ticket], None]] | None = None
+        self._follower: _PositionFollower | None = None
 
     @property
     def job_id(self) -> int:
@@ -169,11 +189,14 @@ class Ticket:
         waiting task is cancelled, the ticket is released (withdrawn, or its fresh slot handed on)
         before the cancellation propagates, so a dropped waiter never leaks a slot.
         """
-        try:
-            await self._turn.wait()
-        except asyncio.CancelledError:
-            self.release()
-            raise
+        if self._state is JobState.QUEUED:
+            if self._turn is None:
+                self._turn = asyncio.Event()
+            try:
+                await self._turn.wait()
+            except asyncio.CancelledError:
+                self.release()
+                raise
         if self._state is JobState.CANCELLED:
             raise JobCancelledError(by_shutdown=self._by_shutdown)
         if self._state is JobState.DONE:
@@ -188,57 +211,125 @@ class Ticket:
         finally:
             self.release()
 
-    async def positions(self) -> AsyncIterator[int]:
-        """Yield the current position, then every change; ends when the job starts or ends.
+    def when_turn(self, callback: Callable[[Ticket], None]) -> None:
+        """Call ``callback(ticket)`` once, when the job leaves the queue: started or cancelled.
 
-        Every change is yielded: to edit a Discord message, prefer :meth:`wait_position_change`,
-        which coalesces changes so a fast-moving queue does not spend the rate limit.
+        A ticket that has already left calls it at once. The call is made while the queue is
+        changing, from whatever released the slot or cancelled the job, so it must not call back
+        into the queue: it is meant to start the task that runs the job (which then takes its
+        slot with :meth:`slot`, at once, or learns of the cancel there).
         """
-        last: int | None = None
-        while self._state is JobState.QUEUED:
-            position = self._position
-            if position is not None and position != last:
-                last = position
-                yield position
-                continue
-            await self._changed.wait()
+        if self._state is not JobState.QUEUED:
+            callback(self)
+            return
+        if self._on_turn is None:
+            self._on_turn = []
+        self._on_turn.append(callback)
 
-    async def wait_position_change(self, min_interval_s: float) -> int | None:
-        """Wait for the position to differ from the one last returned; None once not queued.
+    def follow_position(
+        self, show: Callable[[int], Awaitable[object]], min_interval_s: float, *, shown: int | None
+    ) -> None:
+        """Have ``show(position)`` called whenever the position moves, until the job leaves.
 
-        Returns the latest position, and never sooner than ``min_interval_s`` after the previous
-        return (the first call counts from admission, whose position the caller has shown), so a
-        loop that edits a message on each return stays within Discord's edit rate limit however
-        fast the queue moves. Returns None at once when the job starts or is cancelled, even in
-        the middle of an interval. Meant for one watcher per ticket.
+        Coalesced, so a loop that edits a Discord message stays within its rate limit however
+        fast the queue moves: at most one call per ``min_interval_s`` (the first counted from
+        now, ``shown`` being the position the caller has just shown), one at a time, always with
+        the latest position, and none once the job has started or been cancelled (a call still
+        running then is cancelled). Between calls the ticket holds a timer at most, no task.
+        One follower per ticket; a second replaces the first.
         """
-        while self._state is JobState.QUEUED:
-            position = self._position
-            if position is None or position == self._reported_position:
-                await self._changed.wait()
-                continue
-            delay = self._reported_at + min_interval_s - time.monotonic()
-            if delay > 0:
-                # Sit out the interval, but wake early if the job leaves the queue.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(delay):
-                        await self._turn.wait()
-                continue
-            self._reported_position = position
-            self._reported_at = time.monotonic()
-            return position
-        return None
+        if self._follower is not None:
+            self._follower.stop()
+        self._follower = None
+        if self._state is JobState.QUEUED:
+            self._follower = _PositionFollower(self, show, min_interval_s, shown)
+            self._follower.moved()
 
-    def _pulse(self) -> None:
-        """Wake everyone waiting for a change, and arm a fresh event for the next one."""
-        event, self._changed = self._changed, asyncio.Event()
-        event.set()
+    def _moved(self) -> None:
+        if self._follower is not None:
+            self._follower.moved()
+
+    def _left_queue(self) -> None:
+        """The ticket started or was cancelled: wake its waiter, stop its follower, call back."""
+        if self._turn is not None:
+            self._turn.set()
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
+        callbacks, self._on_turn = self._on_turn, None
+        for callback in callbacks or ():
+            callback(self)
 
     def __repr__(self) -> str:
         return (
             f"<Ticket job_id={self._job_id} user_key={self._user_key!r} "
             f"state={self._state.value} position={self._position}>"
         )
+
+
+class _PositionFollower:
+    """Calls ``show`` for one queued ticket's moves, coalesced (see Ticket.follow_position)."""
+
+    __slots__ = ("_interval", "_show", "_shown", "_shown_at", "_task", "_ticket", "_timer")
+
+    def __init__(
+        self,
+        ticket: Ticket,
+        show: Callable[[int], Awaitable[object]],
+        interval: float,
+        shown: int | None,
+    ) -> None:
+        self._ticket = ticket
+        self._show = show
+        self._interval = interval
+        self._shown = shown
+        self._shown_at = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def moved(self) -> None:
+        """The position may have changed: show it now, or once the interval is over."""
+        if self._timer is not None or self._task is not None:
+            return  # a call is due or running; it reads the latest position, then checks again
+        position = self._ticket._position
+        if self._ticket._state is not JobState.QUEUED or position in (None, self._shown):
+            return
+        delay = self._shown_at + self._interval - time.monotonic()
+        if delay > 0:
+            self._timer = asyncio.get_running_loop().call_later(delay, self._due)
+        else:
+            self._due()
+
+    def _due(self) -> None:
+        self._timer = None
+        position = self._ticket._position
+        if self._ticket._state is not JobState.QUEUED or position is None:
+            return
+        if position == self._shown:
+            return
+        self._shown = position
+        self._shown_at = time.monotonic()
+        # A fresh context: this runs inside whichever job moved the queue, not this ticket's.
+        self._task = asyncio.get_running_loop().create_task(
+            self._call(position), context=contextvars.Context()
+        )
+
+    async def _call(self, position: int) -> None:
+        try:
+            await self._show(position)
+        except Exception:
+            log.exception("showing the queue position of job %d failed", self._ticket._job_id)
+        finally:
+            self._task = None
+        self.moved()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
 
 
 def _start_order(ticket: Ticket) -> tuple[int, int]:
@@ -358,7 +449,6 @@ class FairQueue:
         self._queued.insert(index, ticket)
         # Only the jobs from the new one on move back, unless some started and all moved up.
         self._reposition(0 if self._dispatch() else index)
-        ticket._reported_position = ticket._position
         return ticket
 
     # -- shutdown ------------------------------------------------------------------------------
@@ -416,18 +506,17 @@ class FairQueue:
             ticket._state = JobState.RUNNING
             ticket._position = None
             self._running[ticket.job_id] = ticket
-            ticket._turn.set()
-            ticket._pulse()
+            ticket._left_queue()
         return started
 
     def _reposition(self, start: int = 0) -> None:
         """Store each queued job's position from index ``start`` on (the jobs before it have not
-        moved) and wake the watchers of those that moved."""
+        moved) and tell the followers of those that moved."""
         for index in range(start, len(self._queued)):
             ticket = self._queued[index]
             if ticket._position != index + 1:
                 ticket._position = index + 1
-                ticket._pulse()
+                ticket._moved()
 
     def _end(self, ticket: Ticket, state: JobState) -> None:
         """Retire a live ticket: the single place counts go down, so each job ends once."""
@@ -446,10 +535,11 @@ class FairQueue:
             self._in_flight[ticket.user_key] = remaining
         else:
             del self._in_flight[ticket.user_key]
+        was_queued = ticket._state is JobState.QUEUED
         ticket._state = state
         ticket._position = None
-        ticket._turn.set()
-        ticket._pulse()
+        if was_queued:
+            ticket._left_queue()
 
     def _unwait(self, ticket: Ticket) -> None:
         waiting = self._waiting[ticket.user_key]

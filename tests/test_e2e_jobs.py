@@ -17,6 +17,7 @@ import pytest
 
 from bot.client import ImagenBot
 from bot.delivery import POSITION_UPDATE_INTERVAL_S
+from bot.logs import guild_id_var, job_id_var, user_id_var
 from bot.storage import JobRow
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import (
@@ -304,6 +305,41 @@ async def test_queued_jobs_show_their_position_and_can_be_cancelled(stack: Stack
             await delivered(it)
         assert await budget(bot) == (0, 14)
         assert await bot.db.open_jobs() == []
+
+
+async def test_a_job_that_waited_logs_under_its_own_ids_only(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A waiting job keeps no task; its own starts from inside the job that freed the slot. Its
+    log lines carry its ids and none of that job's (here a DM job after a server's)."""
+    caplog.set_level(logging.INFO, logger="bot.delivery")
+    lines: list[tuple[str, int | None, int | None, int | None]] = []
+
+    class Note(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            ids = (job_id_var.get(), guild_id_var.get(), user_id_var.get())
+            lines.append((record.getMessage(), *ids))
+
+    note = Note(logging.INFO)
+    logging.getLogger("bot.delivery").addHandler(note)
+    stack.api.latency = 0.5
+    try:
+        async with running_bot(stack, MAX_CONCURRENT_GENERATIONS="1") as bot:
+            member, other = users(stack, 2)
+            in_server = await submit(stack, member, "in the server")
+            it = await stack.discord.slash(
+                "imagine", {"prompt": "in a DM"}, user=other.user, dm=True
+            )
+            in_dm = await queued_message(it)
+            first = await delivered(in_server)
+            await delivered(it)
+            server_job, dm_job = job_id_of(first), job_id_of(in_dm)
+            assert (await settled(bot, dm_job)).guild_id is None
+    finally:
+        logging.getLogger("bot.delivery").removeHandler(note)
+    delivered_lines = {line[1]: line for line in lines if " delivered " in line[0]}
+    assert delivered_lines[server_job][2:] == (stack.discord.default_guild.id, member.user.id)
+    assert delivered_lines[dm_job][2:] == (None, other.user.id)
 
 
 async def test_cancel_after_the_job_started_is_refused(stack: Stack) -> None:

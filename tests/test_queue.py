@@ -293,74 +293,185 @@ async def test_positions_are_the_order_jobs_actually_start(seed: int) -> None:
     assert all(t.state in FINAL for t in tickets)
 
 
-async def test_positions_iterator_yields_every_change_then_ends() -> None:
+async def test_follow_position_shows_each_move_then_stops_when_the_job_starts() -> None:
     queue = FairQueue(max_concurrent=1, max_per_user=1)
     tickets = [queue.admit(user, n) for n, user in enumerate("ABCD")]
     seen: list[int] = []
 
-    async def watch() -> None:
-        async for position in tickets[3].positions():
-            seen.append(position)
+    async def show(position: int) -> None:
+        seen.append(position)
 
-    watcher = asyncio.create_task(watch())
+    tickets[3].follow_position(show, 0.0, shown=tickets[3].position)
     for _ in range(3):
-        await asyncio.sleep(0)
         running_ticket(tickets).release()
-    await asyncio.wait_for(watcher, 1)
-    assert seen == [3, 2, 1]
+        for _ in range(3):
+            await asyncio.sleep(0)
+    assert seen == [2, 1]
     assert tickets[3].state is JobState.RUNNING
+    running_ticket(tickets).release()
+    await asyncio.sleep(0.01)
+    assert seen == [2, 1], "nothing once the job has left the queue"
 
 
 async def test_position_updates_are_coalesced_to_one_per_interval() -> None:
     interval = 0.03
     queue = FairQueue(max_concurrent=1, max_per_user=1)
-    admitted_at = time.monotonic()
     tickets = [queue.admit(f"user-{n}", n) for n in range(40)]
     watched = tickets[-1]
     assert watched.position == 39
-    reports: list[tuple[float, int | None, int | None]] = []
+    reports: list[tuple[float, int, int | None]] = []
+    calls_running = 0
 
-    async def watch() -> None:
-        while True:
-            position = await watched.wait_position_change(interval)
-            reports.append((time.monotonic(), position, watched.position))
-            if position is None:
-                return
+    async def show(position: int) -> None:
+        nonlocal calls_running
+        calls_running += 1
+        assert calls_running == 1, "one call at a time"
+        reports.append((time.monotonic(), position, watched.position))
+        await asyncio.sleep(0.001)
+        calls_running -= 1
 
-    watcher = asyncio.create_task(watch())
+    followed_at = time.monotonic()
+    watched.follow_position(show, interval, shown=watched.position)
     for ticket in tickets[:-1]:
         async with ticket.slot():
             await asyncio.sleep(0.002)
     assert watched.state is JobState.RUNNING
     started_at = time.monotonic()
-    await asyncio.wait_for(watcher, 1)
+    await asyncio.sleep(interval * 2)
 
-    *moves, (ended_at, last, _) = reports
-    assert last is None
-    assert ended_at - started_at < interval / 2, "None comes at once, not after the interval"
-    assert 1 <= len(moves) < 38, "38 changes were coalesced"
-    assert None not in [position for _, position, _ in moves]
-    assert all(position == current for _, position, current in moves), "the latest position"
-    positions = [position for _, position, _ in moves if position is not None]
+    assert 1 <= len(reports) < 38, "38 changes were coalesced"
+    assert all(at < started_at for at, _, _ in reports), "nothing after the job started"
+    assert all(position == current for _, position, current in reports), "the latest position"
+    positions = [position for _, position, _ in reports]
     assert positions == sorted(positions, reverse=True)
     assert len(set(positions)) == len(positions)
-    times = [admitted_at] + [at for at, _, _ in moves]
+    times = [followed_at] + [at for at, _, _ in reports]
     tolerance = 0.002
     assert all(later - earlier >= interval - tolerance for earlier, later in pairwise(times))
 
 
-async def test_wait_position_change_returns_none_for_a_cancelled_job_mid_interval() -> None:
+async def test_a_move_within_the_interval_is_dropped_when_the_job_is_cancelled() -> None:
     queue = FairQueue(max_concurrent=1, max_per_user=1)
     queue.admit("A", 1)
     b = queue.admit("B", 2)
     c = queue.admit("C", 3)
-    b.cancel()  # C moves up, but the interval since admission has not passed
+    seen: list[int] = []
+
+    async def show(position: int) -> None:
+        seen.append(position)
+
+    c.follow_position(show, 0.05, shown=c.position)
+    b.cancel()  # C moves up, but the interval since it was shown has not passed
     assert c.position == 1
-    waiter = asyncio.create_task(c.wait_position_change(10.0))
-    await asyncio.sleep(0.01)
-    assert not waiter.done()
     c.cancel()
-    assert await asyncio.wait_for(waiter, 1) is None
+    await asyncio.sleep(0.1)
+    assert seen == []
+
+
+async def test_a_position_call_still_running_is_cancelled_when_the_job_starts() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a = queue.admit("A", 1)
+    b = queue.admit("B", 2)
+    c = queue.admit("C", 3)
+    outcome: list[str] = []
+
+    async def show(position: int) -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            outcome.append(f"cancelled at {position}")
+            raise
+
+    c.follow_position(show, 0.0, shown=c.position)
+    b.cancel()
+    await asyncio.sleep(0.01)  # show(1) is under way
+    a.release()  # C starts
+    await asyncio.sleep(0.01)
+    assert c.state is JobState.RUNNING
+    assert outcome == ["cancelled at 1"]
+
+
+async def test_when_turn_calls_back_once_as_the_job_starts_is_cancelled_or_at_once() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    a, b, c = (queue.admit(user, n) for n, user in enumerate("ABC"))
+    calls: list[tuple[int, JobState, int]] = []
+
+    def note(ticket: Ticket) -> None:
+        calls.append((ticket.job_id, ticket.state, queue.running))
+
+    b.when_turn(note)
+    c.when_turn(note)
+    assert calls == []
+    c.cancel()
+    assert calls == [(2, JobState.CANCELLED, 1)]
+    a.release()
+    assert calls[1:] == [(1, JobState.RUNNING, 1)], "called with the slot already taken"
+    b.release()
+    a.when_turn(note)  # long gone: at once
+    assert calls[2:] == [(0, JobState.DONE, 0)]
+    assert len(calls) == 3
+
+
+async def test_parked_jobs_keep_no_task_and_start_through_their_call_back() -> None:
+    """The shape JobRunner uses: hundreds of jobs wait as data, each with a follower and a
+    call-back, and not one task exists until a job leaves the queue."""
+    queue = FairQueue(max_concurrent=2, max_per_user=1)
+    started: list[int] = []
+    shown: list[tuple[int, int]] = []
+    runs: set[asyncio.Task[None]] = set()
+    all_started = asyncio.Event()
+
+    async def run(ticket: Ticket) -> None:
+        async with ticket.slot():
+            started.append(ticket.job_id)
+            if len(started) == 200:
+                all_started.set()
+            await asyncio.sleep(0.001)
+
+    def resume(ticket: Ticket) -> None:
+        task = asyncio.create_task(run(ticket))
+        runs.add(task)
+        task.add_done_callback(runs.discard)
+
+    tasks_before = len(asyncio.all_tasks())
+    tickets = [queue.admit(f"user-{n}", n) for n in range(200)]
+    for ticket in tickets:
+        job_id = ticket.job_id
+
+        async def show(position: int, job_id: int = job_id) -> None:
+            shown.append((job_id, position))
+
+        ticket.follow_position(show, 0.0, shown=ticket.position)
+        ticket.when_turn(resume)
+    assert len(runs) == 2, "the two that started at admission"
+    assert len(asyncio.all_tasks()) == tasks_before + 2, "no task per waiting job"
+    await asyncio.wait_for(all_started.wait(), 5)
+    await asyncio.gather(*runs)
+    assert started == list(range(200))
+    assert queue.running == queue.depth == 0
+    assert shown, "the waiting jobs were told of their moves"
+
+
+async def test_shutdown_cancels_parked_jobs_through_their_call_back() -> None:
+    queue = FairQueue(max_concurrent=1, max_per_user=1)
+    tickets = [queue.admit(user, n) for n, user in enumerate("ABC")]
+    errors: list[JobCancelledError] = []
+    runs: list[asyncio.Task[None]] = []
+
+    async def run(ticket: Ticket) -> None:
+        try:
+            async with ticket.slot():
+                pass
+        except JobCancelledError as exc:
+            errors.append(exc)
+
+    for ticket in tickets[1:]:
+        ticket.when_turn(lambda t: runs.append(asyncio.create_task(run(t))))
+    queue.close()
+    assert queue.cancel_queued() == tickets[1:]
+    assert len(runs) == 2, "the tasks exist as soon as cancel_queued returns"
+    await asyncio.gather(*runs)
+    assert [e.by_shutdown for e in errors] == [True, True]
 
 
 # -- shutdown ------------------------------------------------------------------------------------
