@@ -112,8 +112,8 @@ class Ticket:
     in a ``try``/``finally``. A ticket ends exactly once, as ``done`` or ``cancelled``.
 
     A job that waits needs no task of its own while it waits: :meth:`when_turn` calls back when it
-    leaves the queue, and :meth:`follow_position` shows its moves. A queued ticket holds no event,
-    task or timer until something waits on it.
+    leaves the queue, and :meth:`follow_position` shows its moves. A queued ticket makes its event
+    only for :meth:`wait_turn`, and its follower holds at most a timer between calls.
     """
 
     __slots__ = (
