@@ -296,14 +296,16 @@ class JobRunner:
     # -- queue position -----------------------------------------------------------------------
 
     async def _show_position(self, interaction: Interaction, job: PreparedJob, pos: int) -> None:
-        try:
-            await interaction.edit_original_response(
-                content=rendering.queued_text(pos),
-                view=cancel_view(job.job_id),
-                allowed_mentions=NO_PINGS,
-            )
-        except DISCORD_FAILURES as exc:
-            log.info("could not show the queue position of job %d: %r", job.job_id, exc)
+        """The queue's follower calls this from a task with a fresh context: ids set here."""
+        with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
+            try:
+                await interaction.edit_original_response(
+                    content=rendering.queued_text(pos),
+                    view=cancel_view(job.job_id),
+                    allowed_mentions=NO_PINGS,
+                )
+            except DISCORD_FAILURES as exc:
+                log.info("could not show the queue position of job %d: %r", job.job_id, exc)
 
     async def cancel(self, interaction: Interaction, job_id: int) -> None:
         job = self._active.get(job_id)

@@ -287,12 +287,18 @@ class _PositionFollower:
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
 
+    def _unshown(self) -> int | None:
+        """The position, if the job is still queued and it differs from the one last shown."""
+        position = self._ticket._position
+        if self._ticket._state is not JobState.QUEUED or position in (None, self._shown):
+            return None
+        return position
+
     def moved(self) -> None:
         """The position may have changed: show it now, or once the interval is over."""
         if self._timer is not None or self._task is not None:
             return  # a call is due or running; it reads the latest position, then checks again
-        position = self._ticket._position
-        if self._ticket._state is not JobState.QUEUED or position in (None, self._shown):
+        if self._unshown() is None:
             return
         delay = self._shown_at + self._interval - time.monotonic()
         if delay > 0:
@@ -302,20 +308,21 @@ class _PositionFollower:
 
     def _due(self) -> None:
         self._timer = None
-        position = self._ticket._position
-        if self._ticket._state is not JobState.QUEUED or position is None:
+        if self._unshown() is None:
             return
-        if position == self._shown:
-            return
-        self._shown = position
-        self._shown_at = time.monotonic()
         # A fresh context: this runs inside whichever job moved the queue, not this ticket's.
         self._task = asyncio.get_running_loop().create_task(
-            self._call(position), context=contextvars.Context()
+            self._call(), context=contextvars.Context()
         )
 
-    async def _call(self, position: int) -> None:
+    async def _call(self) -> None:
         try:
+            # Read when the task runs, not when it was made: the queue may have moved since.
+            position = self._unshown()
+            if position is None:
+                return
+            self._shown = position
+            self._shown_at = time.monotonic()
             await self._show(position)
         except Exception:
             log.exception("showing the queue position of job %d failed", self._ticket._job_id)
