@@ -194,4 +194,5 @@ class ImagenBot(commands.Bot):
             await self.health.stop()
             self.health = None
         await super().close()
+        collector.HOLD.end_busy(collect=False)
         gc.unfreeze()  # what was frozen can be collected again once the client lets go of it

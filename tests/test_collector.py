@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,90 @@ def test_due_generation_follows_the_counts() -> None:
     assert due_generation() == 1
 
 
+@pytest.fixture
+def generations() -> Iterator[list[int]]:
+    """The generation of every collection that starts while the test runs."""
+    seen: list[int] = []
+
+    def on_collection(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(on_collection)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(on_collection)
+
+
+@pytest.mark.usefixtures("collector_state")
+async def test_a_burst_defers_the_older_collections_until_it_is_over(
+    generations: list[int],
+) -> None:
+    """Answers coming closer than ``idle_s`` apart make a busy period: young collections run
+    as usual, the middle generation's is put off past its usual threshold, and runs once no
+    answer has been in progress for ``idle_s``; then the thresholds are back."""
+    gc.enable()
+    gc.set_threshold(100, 10, 10)
+    gc.collect()
+    generations.clear()
+    hold = CollectorHold(idle_s=0.05, busy_factor=4)
+    kept: list[list[int]] = []
+    for n in range(12):  # ~0.12 s of answers 10 ms apart, each leaving ~120 objects alive
+        release = hold.hold()
+        assert gc.get_threshold() == (100, 40, 40)
+        kept.extend([n] for _ in range(120))
+        release()
+        kept.append([n])  # the first allocation after the answer: a due collection runs here
+        await asyncio.sleep(0.01)
+    assert hold.busy
+    assert gc.get_count()[1] > 10  # past the usual threshold: CPython would have run one
+    assert 0 in generations and 1 not in generations and 2 not in generations
+    await asyncio.sleep(0.15)
+    assert not hold.busy and gc.get_threshold() == (100, 10, 10)
+    assert generations.count(1) == 1 and hold.caught_up == 1
+    assert gc.get_count()[1] == 0 and len(kept) > 0
+
+
+@pytest.mark.usefixtures("collector_state")
+async def test_thresholds_someone_else_set_during_a_busy_period_are_kept(
+    generations: list[int],
+) -> None:
+    gc.enable()
+    gc.set_threshold(100, 10, 10)
+    hold = CollectorHold(idle_s=0.02)
+    hold.hold()()
+    gc.set_threshold(500, 5, 5)
+    await asyncio.sleep(0.1)
+    assert not hold.busy and gc.get_threshold() == (500, 5, 5)
+    assert hold.caught_up == 0
+
+
+@pytest.mark.usefixtures("collector_state")
+def test_a_busy_period_left_by_a_closed_loop_ends_at_the_next_hold() -> None:
+    """A loop that closes inside a busy period never fires its idle timer; the next hold, on
+    another loop, puts the thresholds back before starting its own (no compounding)."""
+    gc.set_threshold(100, 10, 10)
+    hold = CollectorHold(idle_s=60)
+
+    async def answer() -> None:
+        hold.hold()()
+
+    asyncio.run(answer())
+    assert hold.busy and gc.get_threshold() == (100, 40, 40)
+    asyncio.run(answer())
+    assert gc.get_threshold() == (100, 40, 40)
+    hold.end_busy(collect=False)
+    assert not hold.busy and gc.get_threshold() == (100, 10, 10)
+
+
+def test_without_a_running_loop_a_hold_changes_no_threshold() -> None:
+    before = gc.get_threshold()
+    hold = CollectorHold()
+    hold.hold()()
+    assert not hold.busy and gc.get_threshold() == before
+
+
 def _frames() -> set[str]:
     """The functions on the stack of the allocation that started a collection (called from the
     collector's callback: the frame two up is that allocation's)."""
@@ -151,3 +236,5 @@ async def test_no_collection_starts_while_an_imagine_is_checked_or_answered(stac
     assert inside == []
     assert outside[0] > 0  # the callback saw the collections that did run
     assert collector.HOLD.holders == 0 and gc.isenabled()
+    # Closing the client ended the busy period and gave back the thresholds it found.
+    assert not collector.HOLD.busy and gc.get_threshold() == (20, 10, 10)
