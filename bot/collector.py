@@ -21,7 +21,8 @@ a middle-generation one (1-5 ms on a 2-core machine) every ~200, most in some me
   CPython would run a middle-generation collection every ~200 answers, walking what the queued
   jobs keep alive (1-5 ms), in the middle of the burst; that collection now runs once the burst
   is over, when no member waits for an answer. A burst that never pauses still gets one, at
-  ``BUSY_FACTOR`` times the usual interval.
+  ``BUSY_FACTOR`` times the usual interval. Other work that can wait for such a moment asks
+  for it with :meth:`CollectorHold.after_busy` (the database's WAL checkpoint, which fsyncs).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class CollectorHold:
         self._last_release = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._after_busy: list[Callable[[], None]] = []
         self.caught_up = 0  # collections run at the end of a busy period
 
     @property
@@ -99,6 +101,14 @@ class CollectorHold:
     def busy(self) -> bool:
         return self._loop is not None
 
+    def after_busy(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the busy period ends, or at once if there is none. A busy
+        period that ends with its loop (the client closing, or a loop that has gone) drops it."""
+        if self.busy:
+            self._after_busy.append(callback)
+        else:
+            callback()
+
     def _begin_busy(self) -> None:
         """Make the older generations' collections rarer until ``idle_s`` passes without a
         hold. Needs a running loop to notice the idle moment; without one, nothing changes."""
@@ -123,19 +133,26 @@ class CollectorHold:
     def end_busy(self, *, collect: bool = True) -> None:
         """Put the thresholds back (unless someone else changed them meanwhile) and run the
         collection that fell due during the busy period, if any: at once, not at the next
-        allocation, which could be the next burst's first answer."""
+        allocation, which could be the next burst's first answer. Then the work put off until
+        now (``after_busy``). With ``collect=False`` (the loop is closing or has gone), neither."""
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
         self._loop = None
+        waiting, self._after_busy = self._after_busy, []
         saved, self._saved = self._saved, None
-        if saved is None or gc.get_threshold() != self._busy_thresholds:
-            return
-        gc.set_threshold(*saved)
-        generation = due_generation()
-        if collect and generation and gc.isenabled():
-            self.caught_up += 1
-            gc.collect(generation)
+        if saved is not None and gc.get_threshold() == self._busy_thresholds:
+            gc.set_threshold(*saved)
+            generation = due_generation()
+            if collect and generation and gc.isenabled():
+                self.caught_up += 1
+                gc.collect(generation)
+        if collect:
+            for callback in waiting:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("work put off until the end of a busy period failed")
 
     def _collect_if_overdue(self) -> None:
         young = gc.get_count()[0]

@@ -161,6 +161,35 @@ def test_a_busy_period_left_by_a_closed_loop_ends_at_the_next_hold() -> None:
     assert not hold.busy and gc.get_threshold() == (100, 10, 10)
 
 
+@pytest.mark.usefixtures("collector_state")
+async def test_work_put_off_until_a_busy_period_ends_runs_once_it_has(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hold = CollectorHold(idle_s=0.03)
+    ran: list[str] = []
+    hold.after_busy(lambda: ran.append("at once"))  # no busy period: runs now
+    assert ran == ["at once"]
+    release = hold.hold()
+    hold.after_busy(lambda: ran.append("first"))
+
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    hold.after_busy(fails)
+    hold.after_busy(lambda: ran.append("third"))
+    await asyncio.sleep(0.1)
+    assert ran == ["at once"]  # the answer is still in progress: still busy
+    release()
+    await asyncio.sleep(0.1)
+    assert ran == ["at once", "first", "third"] and not hold.busy
+    assert "work put off until the end of a busy period failed" in caplog.text
+    hold.hold()()
+    hold.after_busy(lambda: ran.append("dropped"))
+    hold.end_busy(collect=False)  # the loop is closing
+    await asyncio.sleep(0.1)
+    assert ran[-1] == "third"
+
+
 def test_without_a_running_loop_a_hold_changes_no_threshold() -> None:
     before = gc.get_threshold()
     hold = CollectorHold()

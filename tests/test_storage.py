@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import sqlite3
 import time
@@ -10,9 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.collector import CollectorHold
 from bot.ledger import Ledger, guild_scope
-from bot.storage import Database, StorageError, load_migrations
-from tests.harness import new_job
+from bot.storage import (
+    CHECKPOINT_EVERY,
+    CHECKPOINT_PUT_OFF_MAX,
+    Database,
+    StorageError,
+    load_migrations,
+)
+from tests.harness import eventually, new_job
 
 
 async def test_migrates_an_empty_file(tmp_path: Path) -> None:
@@ -257,3 +265,52 @@ async def test_the_wal_is_checkpointed_though_the_loop_connection_never_does(
         wal = await asyncio.to_thread(os.path.getsize, f"{path}-wal")
     # Without checkpoints these 4,000 commits grow it to ~90 MB; with them it stays ~10 MB.
     assert wal < 16 * 1024 * 1024, f"WAL grew to {wal} bytes"
+
+
+async def _reserve(db: Database, ledger: Ledger, count: int) -> None:
+    scope = guild_scope(1, "UTC")
+    for n in range(count):
+        await ledger.reserve(scope, (), new_job(ledger, scope, user=n % 50))
+        await asyncio.sleep(0)
+
+
+async def test_a_checkpoint_due_while_members_wait_waits_for_the_quiet(tmp_path: Path) -> None:
+    """A checkpoint fsyncs, which slows the writes beside it: one that falls due during a busy
+    period starts once it is over. Only checkpoints write the main file (the loop's connection
+    writes the WAL), so its size tells when one ran."""
+    path = tmp_path / "bot.sqlite3"
+    gc_thresholds = gc.get_threshold()
+    hold = CollectorHold(idle_s=0.05)
+    async with await Database.open(path) as db:
+        db.quiet_moment = hold.after_busy
+        ledger = Ledger(db, default_daily_credits=10_000, usd_cap=None)
+        before = path.stat().st_size
+        release = hold.hold()  # an answer in progress
+        await _reserve(db, ledger, CHECKPOINT_EVERY + 50)
+        await asyncio.sleep(0.2)
+        assert path.stat().st_size == before  # due, and put off
+        release()
+        await eventually(lambda: path.stat().st_size > before, 5, "the checkpoint after it")
+    assert gc.get_threshold() == gc_thresholds
+
+
+async def test_a_checkpoint_is_not_put_off_forever(tmp_path: Path) -> None:
+    """A busy period that never ends still gets a checkpoint, at CHECKPOINT_PUT_OFF_MAX times
+    the usual interval, so the WAL stays bounded."""
+    path = tmp_path / "bot.sqlite3"
+    hold = CollectorHold(idle_s=60)
+    async with await Database.open(path) as db:
+        db.quiet_moment = hold.after_busy
+        ledger = Ledger(db, default_daily_credits=100_000, usd_cap=None)
+        before = path.stat().st_size
+        release = hold.hold()
+        try:
+            await _reserve(db, ledger, CHECKPOINT_EVERY * CHECKPOINT_PUT_OFF_MAX - 10)
+            await asyncio.sleep(0.2)
+            assert path.stat().st_size == before
+            await _reserve(db, ledger, 20)
+            await eventually(lambda: path.stat().st_size > before, 5, "the overdue checkpoint")
+            assert hold.busy
+        finally:
+            release()
+            hold.end_busy(collect=False)
