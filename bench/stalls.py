@@ -1,10 +1,12 @@
 """A witness for the machine's own hiccups: ``python -m bench.stalls``.
 
 It sleeps 1 ms at a time and notes every wake-up that came more than ``THRESHOLD_S`` late: the
-process was ready to run and the machine did not run it (a busy CPU, or on a VM a vCPU the host
-did not schedule). It uses next to no CPU. On SIGTERM it prints the stalls as JSON lines of
-``[start, seconds]`` (``time.perf_counter``) and exits. A latency benchmark runs it beside each
-measured burst, so a slow round can be told apart from a slow bot.
+process was ready to run and the machine did not run it (both CPUs busy, or on a VM a vCPU the
+host did not schedule). It runs at the lowest priority there is (``SCHED_IDLE``) so that its
+thousand wake-ups a second take no CPU from the processes measured: at normal priority it
+preempted them, and on 2 cores the busier bot lost more to it. On SIGTERM it prints the stalls
+as JSON lines of ``[start, seconds]`` (``time.perf_counter``) and exits. A latency benchmark
+runs it beside each measured burst, so a slow round can be told apart from a slow bot.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -53,6 +56,8 @@ def main() -> None:
         running = False
 
     signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(AttributeError, OSError):  # Linux only; elsewhere, as it is
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     print("ready", flush=True)
     clock = time.perf_counter
     while running:
