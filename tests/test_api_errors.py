@@ -28,6 +28,7 @@ from bot.errors import (
 )
 from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.harness import AIMLAPI_KEY
+from tests.messages_en import API_FAILURES, FAST_UNAVAILABLE
 
 KEY = AIMLAPI_KEY
 MARK = "UPSTREAM-TEXT-7f3a"  # planted in every upstream message: must never reach a user
@@ -101,23 +102,28 @@ def assert_clean(exc: ApiError) -> None:
     assert len(exc.user_message) < 200
 
 
+SAFETY = API_FAILURES["safety_blocked"]
 STATUS_CASES = [
-    (400, f"Body validation error! {MARK}", BadRequestError, 1),
-    (400, f"Prompt blocked by safety filter {MARK}", SafetyBlockedError, 1),
-    (400, f"Request violates Responsible AI practices {MARK}", SafetyBlockedError, 1),
-    (400, f"Prohibited content detected {MARK}", SafetyBlockedError, 1),
-    (401, f"Invalid key {MARK}", AuthError, 1),
-    (403, f"Not enough credits {MARK}", OutOfCreditsError, 1),
-    (404, f"Model not found {MARK}", ModelUnavailableError, 1),
-    (429, f"Too Many Requests {MARK}", RateLimitedError, ATTEMPTS),
-    (500, f"Internal {MARK}", UpstreamError, ATTEMPTS),
-    (502, f"Bad gateway {MARK}", UpstreamError, ATTEMPTS),
-    (503, f"Unavailable {MARK}", UpstreamError, ATTEMPTS),
-    (504, f"Generation timeout {MARK}", GenerationTimeoutError, ATTEMPTS),
+    (400, f"Body validation error! {MARK}", BadRequestError, 1, API_FAILURES["bad_request"]),
+    (400, f"Prompt blocked by safety filter {MARK}", SafetyBlockedError, 1, SAFETY),
+    (400, f"Request violates Responsible AI practices {MARK}", SafetyBlockedError, 1, SAFETY),
+    (400, f"Prohibited content detected {MARK}", SafetyBlockedError, 1, SAFETY),
+    (401, f"Invalid key {MARK}", AuthError, 1, API_FAILURES["auth"]),
+    (403, f"Not enough credits {MARK}", OutOfCreditsError, 1, API_FAILURES["out_of_credits"]),
+    (404, f"Model not found {MARK}", ModelUnavailableError, 1, FAST_UNAVAILABLE),
+    (429, f"Too Many Requests {MARK}", RateLimitedError, ATTEMPTS, API_FAILURES["rate_limited"]),
+    (500, f"Internal {MARK}", UpstreamError, ATTEMPTS, API_FAILURES["upstream"]),
+    (502, f"Bad gateway {MARK}", UpstreamError, ATTEMPTS, API_FAILURES["upstream"]),
+    (503, f"Unavailable {MARK}", UpstreamError, ATTEMPTS, API_FAILURES["upstream"]),
+    (504, f"Generation timeout {MARK}", GenerationTimeoutError, ATTEMPTS, API_FAILURES["timeout"]),
 ]
 
 
-@pytest.mark.parametrize(("status", "message", "error", "calls"), STATUS_CASES)
+@pytest.mark.parametrize(
+    ("status", "message", "error", "calls", "user_text"),
+    STATUS_CASES,
+    ids=[f"{c[0]}-{c[2].__name__}" for c in STATUS_CASES],
+)
 async def test_status_maps_to_typed_error(
     fake: FakeAimlApi,
     client: AimlApiClient,
@@ -126,6 +132,7 @@ async def test_status_maps_to_typed_error(
     message: str,
     error: type[ApiError],
     calls: int,
+    user_text: str,
 ) -> None:
     fake.inject(Fault.http(status, message), times=ATTEMPTS)
     with pytest.raises(ApiError) as info:
@@ -135,7 +142,7 @@ async def test_status_maps_to_typed_error(
     assert exc.status == status
     assert MARK in exc.detail  # kept for the log
     assert_clean(exc)
-    assert exc.user_message == error.default_message or status == 404
+    assert exc.user_message == user_text
     assert len(fake.requests) == calls
     assert len(sleep.delays) == calls - 1
     assert fake.contract_violations == []
@@ -147,8 +154,10 @@ async def test_404_names_the_model_and_says_deprecated(
     fake.inject(Fault.http(404, MARK))
     with pytest.raises(ModelUnavailableError) as info:
         await client.generate(req(DEPRECATED))
-    assert DEPRECATED.name in info.value.user_message
-    assert "deprecated" in info.value.user_message
+    assert info.value.user_message == (
+        "Imagen 4 Ultra Preview is not available (it may be deprecated upstream). "
+        "Pick another model."
+    )
     assert_clean(info.value)
 
 
@@ -159,7 +168,7 @@ async def test_wrong_key_is_an_auth_error(
     with pytest.raises(AuthError) as info:
         await client.generate(req())
     assert "sk-wrong-key-999" not in info.value.detail + info.value.user_message
-    assert "AIMLAPI_KEY" in info.value.user_message
+    assert info.value.user_message == API_FAILURES["auth"]
     assert fake.requests[0].headers["Authorization"] == "Bearer sk-wrong-key-999"
 
 
