@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -14,14 +15,21 @@ import pytest
 from bot.client import ImagenBot
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Clock, Stack, running_bot
+from tests.harness import TEST_PACING, Clock, Stack, running_bot
 
 UTC = ZoneInfo("UTC")
 
 
 @pytest.fixture
-async def bot(stack: Stack) -> AsyncIterator[ImagenBot]:
-    async with running_bot(stack, DEFAULT_DAILY_CREDITS="4") as b:
+def clock() -> Clock:
+    """The ledger's clock, moved by hand: the evening before a day boundary in UTC."""
+    return Clock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+async def bot(stack: Stack, clock: Clock) -> AsyncIterator[ImagenBot]:
+    pacing = dataclasses.replace(TEST_PACING, clock=clock)
+    async with running_bot(stack, pacing=pacing, DEFAULT_DAILY_CREDITS="4") as b:
         yield b
 
 
@@ -58,10 +66,8 @@ async def usage(bot: ImagenBot, user_id: int) -> tuple[int, int]:
 
 
 async def test_spend_refuse_with_reset_time_then_generate_after_midnight(
-    stack: Stack, bot: ImagenBot
+    stack: Stack, bot: ImagenBot, clock: Clock
 ) -> None:
-    clock = Clock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC).timestamp())
-    bot.services.ledger._clock = clock
     message = await generate(stack, prompt="a snowy owl", count=4)
     assert len(message["attachments"]) == 4
     assert "0 left today" in json.dumps(message["embeds"])

@@ -27,7 +27,7 @@ from bot.client import ImagenBot
 from bot.storage import Database
 from tests.fakes.discord import FakeInteraction
 from tests.harness import BotProcess, Stack, eventually, running_bot
-from tests.reliability.conftest import BOT_ENV, fast_retries
+from tests.reliability.conftest import BOT_ENV, FAST_RETRIES
 from tests.reliability.support import (
     SecretScan,
     assert_user_text,
@@ -193,7 +193,7 @@ async def test_a_full_database_refuses_the_job_and_charges_nothing(
 async def test_a_full_disk_refuses_the_job_and_charges_nothing(stack: Stack) -> None:
     """The real thing: the database on a small tmpfs, the rest of it filled with a file."""
     with tmpfs(stack.db_path.parent, "size=1m"):
-        async with running_bot(stack, **BOT_ENV) as bot:
+        async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
             junk = stack.db_path.parent / "junk"
             with contextlib.suppress(OSError), junk.open("wb", buffering=0) as f:
                 while True:
@@ -211,8 +211,7 @@ async def test_writes_failing_mid_job_never_leave_a_charge_without_its_job(stack
     """The database turns read-only while a job runs: the user is told, nothing is charged, and
     the reservation (held by the job row, still open) is refunded when the bot starts again."""
     stack.api.latency = 0.5
-    async with running_bot(stack, **BOT_ENV) as bot:
-        fast_retries(bot)
+    async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
         it = await stack.discord.slash("imagine", {"prompt": "the disk fails"})
         await it.wait_response()
         await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
@@ -224,7 +223,7 @@ async def test_writes_failing_mid_job_never_leave_a_charge_without_its_job(stack
         assert rows[0]["credits_charged"] == 0
         await on_every_connection(bot, "PRAGMA query_only = OFF")
     stack.api.latency = 0.0
-    async with running_bot(stack, **BOT_ENV) as bot:
+    async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
         row = await settled_job(bot, 1)
         assert (row["state"], row["credits_charged"]) == ("interrupted", 0)
         assert await budget(bot) == (0, 0)
