@@ -390,14 +390,20 @@ def test_fit_downscales_when_quality_is_not_enough() -> None:
 
 
 def test_fit_keeps_transparency_in_webp() -> None:
-    img = Image.frombytes("RGBA", (192, 192), os.urandom(192 * 192 * 4))
+    """An uncompressed PNG, half clear and half opaque red: WebP fits it easily, so the test
+    always takes the WebP path and checks the alpha survived."""
+    img = Image.new("RGBA", (192, 192), (0, 0, 0, 0))
+    img.paste((220, 20, 60, 255), (96, 0, 192, 192))
     buf = io.BytesIO()
-    img.save(buf, "PNG")
+    img.save(buf, "PNG", compress_level=0)
     data = buf.getvalue()
-    out, kind, _ = images.fit_to_limit(data, int(len(data) * 0.9))
-    if kind == images.WEBP:
-        with Image.open(io.BytesIO(out)) as reopened:
-            assert reopened.mode == "RGBA"
+    out, kind, reencoded = images.fit_to_limit(data, len(data) // 4)
+    assert (kind, reencoded) == (images.WEBP, True)
+    with Image.open(io.BytesIO(out)) as reopened:
+        assert reopened.mode == "RGBA"
+        rgba = reopened.convert("RGBA")
+        assert rgba.getpixel((10, 100))[3] == 0  # type: ignore[index, unused-ignore]
+        assert rgba.getpixel((180, 100))[3] == 255  # type: ignore[index, unused-ignore]
 
 
 def test_fit_gives_up_on_an_impossible_limit() -> None:
