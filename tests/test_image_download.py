@@ -486,6 +486,7 @@ async def tls_client(
         yield make_client(session, fake, allow_private=True)
 
 
+@pytest.mark.ci_required
 async def test_https_by_name_connects_to_the_checked_address(
     tls_server: tuple[int, list[str]], tls_client: AimlApiClient
 ) -> None:
@@ -495,6 +496,7 @@ async def test_https_by_name_connects_to_the_checked_address(
     assert hosts == [f"localhost:{port}"]  # the Host header keeps the name
 
 
+@pytest.mark.ci_required
 async def test_https_certificate_is_still_verified(
     tls_server: tuple[int, list[str]], tls_client: AimlApiClient
 ) -> None:

@@ -95,6 +95,7 @@ def assert_clear_start_up_error(code: int, output: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("command", [("check", "--offline"), ("run",)], ids=["check", "run"])
+@pytest.mark.ci_required
 async def test_database_in_a_read_only_folder_is_a_clear_start_up_error(
     stack: Stack, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -106,6 +107,7 @@ async def test_database_in_a_read_only_folder_is_a_clear_start_up_error(
 
 
 @pytest.mark.parametrize("command", [("check", "--offline"), ("run",)], ids=["check", "run"])
+@pytest.mark.ci_required
 async def test_existing_database_on_a_read_only_disk_is_a_clear_start_up_error(
     stack: Stack, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -121,6 +123,7 @@ async def test_existing_database_on_a_read_only_disk_is_a_clear_start_up_error(
 
 
 @pytest.mark.parametrize("command", [("check", "--offline"), ("run",)], ids=["check", "run"])
+@pytest.mark.ci_required
 async def test_full_disk_at_start_up_is_a_clear_start_up_error(
     stack: Stack, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -190,6 +193,7 @@ async def test_a_full_database_refuses_the_job_and_charges_nothing(
     count("storage faults tried")
 
 
+@pytest.mark.ci_required
 async def test_a_full_disk_refuses_the_job_and_charges_nothing(stack: Stack) -> None:
     """The real thing: the database on a small tmpfs, the rest of it filled with a file."""
     with tmpfs(stack.db_path.parent, "size=1m"):
