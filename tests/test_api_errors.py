@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -265,7 +264,7 @@ async def test_client_errors_are_not_retried(
 async def test_real_backoff_sleeps_stay_short(
     fake: FakeAimlApi, session: aiohttp.ClientSession
 ) -> None:
-    """With the default asyncio.sleep the backoff really waits, within its bounds."""
+    """With the default asyncio.sleep the backoff really waits: at least its jittered base."""
     client = AimlApiClient(
         session,
         base_url=fake.base_url,
@@ -277,12 +276,10 @@ async def test_real_backoff_sleeps_stay_short(
         backoff_max_s=0.05,
     )
     fake.inject(Fault.http(503), times=2)
-    started = time.monotonic()
     result = await client.generate(req())
     assert result.attempts == 3
     gap = fake.requests[1].time - fake.requests[0].time
-    assert 0.01 <= gap < 1.0
-    assert time.monotonic() - started < 2.0
+    assert gap >= 0.01
 
 
 @pytest.mark.parametrize(
@@ -307,10 +304,9 @@ async def test_hang_times_out_without_retry(
 ) -> None:
     client = make_client(session, fake, sleep, timeout_s=0.3)
     fake.inject(Fault(hang=True), times=ATTEMPTS)
-    started = time.monotonic()
     with pytest.raises(GenerationTimeoutError) as info:
         await client.generate(req())
-    assert time.monotonic() - started < 2.0
+    # The hang would last until the fake closes: only the client's timeout ended the wait.
     assert len(fake.requests) == 1
     assert info.value.status is None
     assert_clean(info.value)
@@ -319,7 +315,7 @@ async def test_hang_times_out_without_retry(
 async def test_latency_below_the_timeout_is_fine(
     fake: FakeAimlApi, session: aiohttp.ClientSession, sleep: RecordingSleep
 ) -> None:
-    client = make_client(session, fake, sleep, timeout_s=2)
+    client = make_client(session, fake, sleep, timeout_s=60)
     fake.inject(Fault(delay=0.2))
     result = await client.generate(req())
     assert len(result.images) == 1

@@ -34,12 +34,12 @@ async def bot(stack: Stack, clock: Clock) -> AsyncIterator[ImagenBot]:
 
 
 async def private_reply(it: FakeInteraction) -> str:
-    response = await it.wait_response(10)
+    response = await it.wait_response(30)
     assert response.type == 4 and response.data["flags"] & 64, response
     return str(response.data.get("content") or json.dumps(response.data.get("embeds")))
 
 
-async def settled(bot: ImagenBot, timeout: float = 10.0) -> None:
+async def settled(bot: ImagenBot, timeout: float = 30.0) -> None:
     """Wait until no job is open: the message is edited a moment before the job row settles."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -50,9 +50,9 @@ async def settled(bot: ImagenBot, timeout: float = 10.0) -> None:
 
 async def generate(stack: Stack, **options: Any) -> dict[str, Any]:
     it = await stack.discord.slash("imagine", options)
-    response = await it.wait_response(10)
+    response = await it.wait_response(30)
     assert response.type == 5, response
-    return await it.wait_original_message(15)
+    return await it.wait_original_message(30)
 
 
 async def usage(bot: ImagenBot, user_id: int) -> tuple[int, int]:
@@ -146,7 +146,7 @@ async def test_budget_admin_commands_change_the_next_imagine(stack: Stack, bot: 
 
     await admin(stack, "role", {"role": admin_role, "credits": 6})
     it = await stack.discord.slash("imagine", {"prompt": "role", "count": 4}, user=admin_member)
-    assert len((await it.wait_original_message(15))["attachments"]) == 4
+    assert len((await it.wait_original_message(30))["attachments"]) == 4
     await admin(stack, "user", {"user": admin_member.user.id, "credits": 4})
     assert "Not enough credits" in await refused(stack, admin_member, prompt="x")
 
@@ -167,7 +167,7 @@ async def test_budget_admin_commands_change_the_next_imagine(stack: Stack, bot: 
     assert "server has used its daily cap" in await refused(stack, admin_member, prompt="x")
     await admin(stack, "server-cap")
     it = await stack.discord.slash("imagine", {"prompt": "uncapped"}, user=admin_member)
-    assert len((await it.wait_original_message(15))["attachments"]) == 1
+    assert len((await it.wait_original_message(30))["attachments"]) == 1
 
     rows = await bot.db.audit_rows(stack.discord.default_guild.id, limit=50)
     actions = [r.action for r in rows]

@@ -28,7 +28,7 @@ async def bot(stack: Stack) -> AsyncIterator[ImagenBot]:
         yield b
 
 
-async def final_message(it: FakeInteraction, timeout: float = 15.0) -> dict[str, Any]:
+async def final_message(it: FakeInteraction, timeout: float = 30.0) -> dict[str, Any]:
     """The deferred response once the bot has edited it into its final form."""
     response = await it.wait_response(timeout)
     assert response.type == 5, response

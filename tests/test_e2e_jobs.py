@@ -56,7 +56,7 @@ async def submit(stack: Stack, user: FakeMember, prompt: str) -> FakeInteraction
     return it
 
 
-async def delivered(it: FakeInteraction, timeout: float = 20.0) -> dict[str, Any]:
+async def delivered(it: FakeInteraction, timeout: float = 30.0) -> dict[str, Any]:
     """The deferred response once it carries the images."""
 
     def done() -> dict[str, Any] | None:
@@ -74,7 +74,7 @@ async def queued_message(it: FakeInteraction) -> dict[str, Any]:
         message = it.original_message()
         return message if message is not None and "position" in message["content"] else None
 
-    message: dict[str, Any] = await eventually(shown, 5, f"the queue position of {it.id}")
+    message: dict[str, Any] = await eventually(shown, 30, f"the queue position of {it.id}")
     return message
 
 
@@ -102,7 +102,7 @@ async def budget(bot: ImagenBot) -> tuple[int, int]:
     return int(rows[0]["r"]), int(rows[0]["c"])
 
 
-async def settled(bot: ImagenBot, job_id: int, timeout: float = 5.0) -> JobRow:
+async def settled(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> JobRow:
     """The job's row once it has left the open states."""
     deadline = time.monotonic() + timeout
     while True:
@@ -352,7 +352,7 @@ async def test_cancel_after_the_job_started_is_refused(stack: Stack) -> None:
         queued = await submit(stack, user, "queued")
         message = await queued_message(queued)
         job_id = job_id_of(message)
-        await eventually(lambda: "queued" in api_prompts(stack), 5, "the queued job to start")
+        await eventually(lambda: "queued" in api_prompts(stack), 30, "the queued job to start")
         late = await stack.discord.click(message["id"], f"imagen:cancel:{job_id}", user=user)
         assert "already generating" in (await late.wait_response()).data["content"]
         stack.api.latency = 0.0
@@ -373,7 +373,7 @@ async def test_a_job_outliving_its_token_is_posted_in_the_channel(stack: Stack) 
             "imagine", {"prompt": "@everyone look at <@42> and <@&7>"}, user=user
         )
         await it.wait_response()
-        await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
+        await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
         stack.discord.expire_token(it.token)
 
         channel = stack.discord.default_channel.id
@@ -427,7 +427,7 @@ async def test_a_followup_that_keeps_failing_is_refunded_and_logged(
                 for r in caplog.records
                 if "failed" in r.getMessage() and "delivery" in r.getMessage()
             ],
-            10,
+            30,
             "the failure to be logged",
         )
         attempts = 3  # TEST_PACING's two retries after the first try
@@ -439,7 +439,7 @@ async def test_a_followup_that_keeps_failing_is_refunded_and_logged(
                 and len(c) > attempts
                 and c
             ),
-            5,
+            30,
             "the last edit",
         )
         assert [c.status for c in calls] == [429] * (attempts + 1)

@@ -15,7 +15,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,11 +133,9 @@ async def test_oversize_stream_without_length_is_aborted(
     fake: FakeAimlApi, local: AimlApiClient
 ) -> None:
     url = fake.add_file(png_bytes(), fault="oversize_chunked", oversize_bytes=50 * CAP)
-    started = time.monotonic()
     with pytest.raises(ImageDownloadError) as info:
         await local.download_image(url)
     assert "aborted" in info.value.detail
-    assert time.monotonic() - started < 2.0
 
 
 async def test_exactly_at_the_cap_is_fine(fake: FakeAimlApi, local: AimlApiClient) -> None:
@@ -200,11 +197,9 @@ async def test_redirect_to_forbidden_address_is_refused_without_connecting(
 ) -> None:
     """Even with allow_private_hosts (local tests), metadata and similar addresses are refused."""
     url = fake.add_file(b"", fault="redirect", redirect_to=target)
-    started = time.monotonic()
     with pytest.raises(ImageDownloadError) as info:
         await local.download_image(url)
     assert "refused" in info.value.detail
-    assert time.monotonic() - started < 1.0
     assert connections.hosts() == {"127.0.0.1"}
     assert len(connections.urls) == 1
 

@@ -214,7 +214,7 @@ class Checker:
         reserved_before, charged_before = await budget(self.bot)
         it = await self.stack.discord.slash("imagine", options)
         try:
-            response = await it.wait_response(10)
+            response = await it.wait_response(30)
         except TimeoutError:
             raise AssertionError(f"{shown}: no answer") from None
         if response.type == 4:
@@ -483,7 +483,7 @@ async def after_payload(
         checker.silent += 1
     else:
         try:
-            response = await it.wait_response(10)
+            response = await it.wait_response(30)
         except TimeoutError:
             raise AssertionError(f"{name!r}: no answer") from None
         if response.type == 4:
@@ -504,7 +504,7 @@ async def after_payload(
     assert errors == [], (name, errors)
 
 
-async def no_open_jobs(checker: Checker, timeout: float = 10.0) -> None:
+async def no_open_jobs(checker: Checker, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while await checker.bot.db.open_jobs():
         assert time.monotonic() < deadline, "jobs still open"

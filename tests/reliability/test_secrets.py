@@ -111,7 +111,7 @@ async def test_a_process_killed_mid_job_leaves_no_secret_in_its_log(stack: Stack
     try:
         await proc.start_and_wait_ready()
         await stack.discord.slash("imagine", {"prompt": "killed"})
-        await eventually(lambda: stack.api.in_flight == 1, 10, "the API call")
+        await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
         proc.kill()
     finally:
         proc.close()

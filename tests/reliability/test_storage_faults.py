@@ -218,10 +218,10 @@ async def test_writes_failing_mid_job_never_leave_a_charge_without_its_job(stack
     async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
         it = await stack.discord.slash("imagine", {"prompt": "the disk fails"})
         await it.wait_response()
-        await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
+        await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
         await on_every_connection(bot, "PRAGMA query_only = ON")
         # The user hears about it (the apology, whichever way it reaches them).
-        await eventually(lambda: told(stack, it), 10, "the user to be told")
+        await eventually(lambda: told(stack, it), 30, "the user to be told")
         rows = await jobs(bot)
         assert len(rows) == 1
         assert rows[0]["credits_charged"] == 0
