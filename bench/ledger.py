@@ -1,7 +1,9 @@
 """The budget ledger on a real SQLite file: a race for the last credits, then raw throughput.
 
-1. N concurrent reservations of 1 credit by one member against a 100-credit daily budget: exactly
-   100 must be granted, the rest refused, and the usage row must say 100.
+1. N concurrent reservations of 1 credit by one member against a 100-credit daily budget, from
+   several separate connections to the file, then from several processes (each with its own
+   connection): exactly 100 must be granted, the rest refused, and the usage row must say 100.
+   Statements on one connection are serialised, so only separate connections can race.
 2. Throughput of reserve + commit (``Ledger.reserve`` then ``Database.finish_job(state='done')``),
    one after another and from many tasks at once, in a server scope (the path /imagine takes).
 
@@ -11,10 +13,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import tempfile
 import time
 from collections.abc import Sequence
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 from bench.common import Result, bench_main
 from bot.ledger import BudgetExceededError, Ledger, guild_scope
@@ -26,13 +32,14 @@ USER_ID = 1_200_000_000_000_000_001
 BUDGET = 100
 SIZES = {"small": (200, 300), "full": (1000, 5000)}  # racing reservations, throughput ops
 WORKERS = 32
+RACE_CONNECTIONS = 4  # separate connections in this process, and separate processes
 TARGET_PER_S = 2000.0
 
 
-async def race(db: Database, racers: int) -> tuple[int, int, int, float]:
-    """``racers`` reservations at once for one user; (granted, refused, usage, seconds)."""
+async def reserve_all(db: Database, guild_id: int, racers: int) -> int:
+    """``racers`` reservations at once on ``db``'s connection; how many were granted."""
     ledger = Ledger(db, default_daily_credits=BUDGET, usd_cap=None)
-    scope = guild_scope(GUILD_ID, "UTC")
+    scope = guild_scope(guild_id, "UTC")
     job = new_job(ledger, scope, user=USER_ID)
 
     async def one() -> bool:
@@ -42,12 +49,67 @@ async def race(db: Database, racers: int) -> tuple[int, int, int, float]:
             return False
         return True
 
+    return sum(await asyncio.gather(*(one() for _ in range(racers))))
+
+
+async def usage_of(path: Path, guild_id: int) -> int:
+    async with await Database.open(path) as db:
+        ledger = Ledger(db, default_daily_credits=BUDGET, usd_cap=None)
+        scope = guild_scope(guild_id, "UTC")
+        day, _ = ledger.days(scope)
+        return (await db.usage(scope.key, day, USER_ID)).used
+
+
+async def race_connections(path: Path, guild_id: int, racers: int) -> tuple[int, int, float]:
+    """The race from RACE_CONNECTIONS connections in this process; (granted, usage, seconds)."""
+    async with contextlib.AsyncExitStack() as stack:
+        dbs = [
+            await stack.enter_async_context(await Database.open(path))
+            for _ in range(RACE_CONNECTIONS)
+        ]
+        shares = [racers // len(dbs) + (n < racers % len(dbs)) for n in range(len(dbs))]
+        started = time.perf_counter()
+        granted = await asyncio.gather(
+            *(reserve_all(db, guild_id, share) for db, share in zip(dbs, shares, strict=True))
+        )
+        seconds = time.perf_counter() - started
+    return sum(granted), await usage_of(path, guild_id), seconds
+
+
+def _race_process(path: Path, guild_id: int, racers: int, go: Barrier, out: Any) -> None:
+    """One racing process: open its own connection, wait for the others, reserve, report."""
+
+    async def main() -> int:
+        async with await Database.open(path) as db:
+            await asyncio.to_thread(go.wait)
+            return await reserve_all(db, guild_id, racers)
+
+    out.put(asyncio.run(main()))
+
+
+def race_processes(path: Path, guild_id: int, racers: int) -> tuple[int, int, float]:
+    """The race from RACE_CONNECTIONS processes at once; (granted, usage, seconds)."""
+    ctx = multiprocessing.get_context("spawn")
+    go = ctx.Barrier(RACE_CONNECTIONS + 1)
+    out = ctx.Queue()
+    shares = [
+        racers // RACE_CONNECTIONS + (n < racers % RACE_CONNECTIONS)
+        for n in range(RACE_CONNECTIONS)
+    ]
+    procs = [
+        ctx.Process(target=_race_process, args=(path, guild_id, share, go, out)) for share in shares
+    ]
+    for proc in procs:
+        proc.start()
+    go.wait(timeout=120)
     started = time.perf_counter()
-    outcomes = await asyncio.gather(*(one() for _ in range(racers)))
+    granted = sum(out.get(timeout=120) for _ in procs)
     seconds = time.perf_counter() - started
-    usage = await db.usage(scope.key, job.budget_day, USER_ID)
-    granted = sum(outcomes)
-    return granted, racers - granted, usage.used, seconds
+    for proc in procs:
+        proc.join(30)
+        if proc.exitcode != 0:
+            raise RuntimeError(f"a racing process exited with {proc.exitcode}")
+    return granted, asyncio.run(usage_of(path, guild_id)), seconds
 
 
 async def throughput(db: Database, ops: int, workers: int, users_from: int) -> float:
@@ -79,7 +141,12 @@ async def run(size: str) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
         path = Path(tmp) / "ledger.sqlite3"
         async with await Database.open(path) as db:
-            granted, refused, used, seconds = await race(db, racers)
+            pass  # created and migrated before anyone races
+        races = {
+            "connections": await race_connections(path, GUILD_ID, racers),
+            "processes": await asyncio.to_thread(race_processes, path, GUILD_ID + 10, racers),
+        }
+        async with await Database.open(path) as db:
             await throughput(db, min(200, ops), 1, USER_ID + 1)  # warm the statement cache
             sequential = await throughput(db, ops, 1, USER_ID + 2)
             concurrent = await throughput(db, ops, WORKERS, USER_ID + 3)
@@ -88,24 +155,29 @@ async def run(size: str) -> Result:
         "SQLite file in a temp dir (WAL, synchronous=NORMAL); writes on the event loop's "
         "connection, other reads through aiosqlite",
     )
-    result.add(
-        f"race: {racers} concurrent reservations, budget {BUDGET}",
-        f"{granted} granted, {refused} refused, usage row {used}, in {seconds * 1000:.0f} ms",
-    )
+    for how, (granted, used, seconds) in races.items():
+        result.add(
+            f"race: {racers} reservations from {RACE_CONNECTIONS} {how}, budget {BUDGET}",
+            f"{granted} granted, {racers - granted} refused, usage row {used}, "
+            f"in {seconds * 1000:.0f} ms",
+        )
+        result.target(
+            f"exactly {BUDGET} of {racers} granted across {how}",
+            granted == BUDGET and used == BUDGET,
+        )
     result.add(
         f"reserve+commit, one at a time ({ops} ops)",
         f"{sequential:,.0f}/s ({1000 / sequential:.2f} ms each)",
     )
     result.add(f"reserve+commit, {WORKERS} tasks at once ({ops} ops)", f"{concurrent:,.0f}/s")
-    result.target(f"exactly {BUDGET} of {racers} granted", granted == BUDGET and used == BUDGET)
     # Throughput is what the bot sustains with many users at once; one at a time it is latency.
     result.target(f"reserve+commit throughput >= {TARGET_PER_S:,.0f}/s", concurrent >= TARGET_PER_S)
     result.raw = {
         "racers": racers,
-        "granted": granted,
-        "refused": refused,
-        "usage": used,
-        "race_seconds": seconds,
+        "race_connections": RACE_CONNECTIONS,
+        "races": {
+            how: {"granted": g, "usage": u, "seconds": sec} for how, (g, u, sec) in races.items()
+        },
         "sequential_per_s": sequential,
         "concurrent_per_s": concurrent,
     }

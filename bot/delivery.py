@@ -94,12 +94,11 @@ def can_manage_messages(interaction: Interaction) -> bool:
 class JobRunner:
     """Runs jobs for the bot, tracks them for cancel and shutdown, and delivers their images."""
 
-    def __init__(
-        self, bot: ImagenBot, *, retry_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
-    ) -> None:
+    def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
         self.service = bot.services.generation
-        self._retry_delays = retry_delays
+        # Our own retries of a failed post to Discord (see _retryable), from the bot's pacing.
+        self._retry_delays = bot.services.pacing.discord_retry_delays_s
         self._active: dict[int, PreparedJob] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.on_delivered: list[Callable[[PreparedJob, discord.Message, int], Awaitable[None]]] = []

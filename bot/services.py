@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -17,6 +19,18 @@ from bot.queue import FairQueue
 from bot.storage import Database
 
 
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """The clock and the retry schedules. Production runs on these defaults; tests pass a clock
+    they move by hand and short waits here rather than patching the running bot."""
+
+    clock: Callable[[], float] = time.time
+    api_attempts: int = 3
+    api_backoff_base_s: float = 0.5
+    api_backoff_max_s: float = 20.0
+    discord_retry_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0)
+
+
 @dataclass(slots=True)
 class Services:
     settings: Settings
@@ -28,9 +42,13 @@ class Services:
     policy: Policy
     generation: GenerationService
     metrics: Metrics
+    pacing: Pacing = field(default_factory=Pacing)
 
 
-def build_api(settings: Settings, session: aiohttp.ClientSession) -> AimlApiClient:
+def build_api(
+    settings: Settings, session: aiohttp.ClientSession, pacing: Pacing | None = None
+) -> AimlApiClient:
+    pacing = pacing or Pacing()
     return AimlApiClient(
         session,
         base_url=settings.aimlapi_base_url,
@@ -38,16 +56,28 @@ def build_api(settings: Settings, session: aiohttp.ClientSession) -> AimlApiClie
         timeout_s=settings.generation_timeout_s,
         image_max_bytes=settings.image_max_bytes,
         allow_private_hosts=settings.allow_private_image_hosts,
+        max_attempts=pacing.api_attempts,
+        backoff_base_s=pacing.api_backoff_base_s,
+        backoff_max_s=pacing.api_backoff_max_s,
     )
 
 
-def build_services(settings: Settings, db: Database, session: aiohttp.ClientSession) -> Services:
+def build_services(
+    settings: Settings,
+    db: Database,
+    session: aiohttp.ClientSession,
+    pacing: Pacing | None = None,
+) -> Services:
+    pacing = pacing or Pacing()
     # The WAL checkpoint (an fsync) waits for the end of a burst of answers, as the older
     # generations' garbage collections do.
     db.quiet_moment = collector.HOLD.after_busy
-    api = build_api(settings, session)
+    api = build_api(settings, session, pacing)
     ledger = Ledger(
-        db, default_daily_credits=settings.default_daily_credits, usd_cap=settings.bot_daily_usd_cap
+        db,
+        default_daily_credits=settings.default_daily_credits,
+        usd_cap=settings.bot_daily_usd_cap,
+        clock=pacing.clock,
     )
     queue = FairQueue(settings.max_concurrent_generations, settings.max_jobs_per_user)
     policy = Policy(db)
@@ -66,4 +96,5 @@ def build_services(settings: Settings, db: Database, session: aiohttp.ClientSess
         policy=policy,
         generation=generation,
         metrics=metrics,
+        pacing=pacing,
     )

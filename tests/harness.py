@@ -26,7 +26,7 @@ import discord.http
 from bot.client import ImagenBot, apply_discord_urls
 from bot.config import Settings, load_settings
 from bot.ledger import Ledger, Scope
-from bot.services import build_services
+from bot.services import Pacing, build_services
 from bot.storage import Database, NewJob
 from tests.fakes.aimlapi import FakeAimlApi
 from tests.fakes.discord import FakeDiscord
@@ -34,6 +34,9 @@ from tests.fakes.discord import FakeDiscord
 ROOT = Path(__file__).resolve().parent.parent
 DISCORD_TOKEN = "MTIzNDU2Nzg5.fake.discord-token-secret"
 AIMLAPI_KEY = "aiml-test-key-secret-0123456789"
+# The bot's own Discord retries, short so a test that exhausts them does not wait seconds; the
+# production schedule is tested once, in tests/test_e2e_pacing.py.
+TEST_PACING = Pacing(discord_retry_delays_s=(0.05, 0.1))
 
 
 @dataclass
@@ -82,8 +85,11 @@ async def fake_stack(tmp: Path, **discord_options: Any) -> AsyncIterator[Stack]:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(stack: Stack, **overrides: str) -> AsyncIterator[ImagenBot]:
-    """The real bot in this event loop, logged in and READY against the fake Discord."""
+async def running_bot(
+    stack: Stack, *, pacing: Pacing = TEST_PACING, **overrides: str
+) -> AsyncIterator[ImagenBot]:
+    """The real bot in this event loop, logged in and READY against the fake Discord; its clock
+    and retry schedules are ``pacing``, passed in as the entry point passes production's."""
     settings = stack.settings(**overrides)
     apply_discord_urls(settings)
     readies = stack.discord.ready_count
@@ -92,9 +98,8 @@ async def running_bot(stack: Stack, **overrides: str) -> AsyncIterator[ImagenBot
     async with aiohttp.ClientSession() as session:
         db = await Database.open(settings.database_path)
         async with db:
-            services = build_services(settings, db, session)
+            services = build_services(settings, db, session, pacing)
             bot = ImagenBot(settings=settings, services=services, guild_ready_timeout=0.05)
-            bot.runner._retry_delays = (0.05, 0.1)
             task = asyncio.create_task(bot.start(settings.discord_token.reveal()))
             try:
                 await stack.discord.wait_ready(timeout=15, count=readies + 1)

@@ -104,6 +104,25 @@ def test_contract_matches_catalogue_row(model: ModelSpec) -> None:
     assert entry["success_status"] in (200, 201)
 
 
+# (bot credits, API credits) per image: SPEC.md's 1/2/3, upstream's published 42k/84k/126k.
+PRICES = {
+    "google/imagen-4.0-fast-generate-001": (1, 42_000),
+    "google/imagen-4.0-generate-001": (2, 84_000),
+    "google/imagen-4.0-ultra-generate-001": (3, 126_000),
+    "google/imagen4/preview": (2, 84_000),
+    "imagen-4.0-ultra-generate-preview-06-06": (3, 126_000),
+}
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.id)
+def test_prices_are_the_published_ones(model: ModelSpec) -> None:
+    """The catalogue and the derived contract each against the literal figures, not each other."""
+    assert (model.credits_per_image, model.api_credits_per_image) == PRICES[model.id]
+    assert model.usd_per_image == pytest.approx(PRICES[model.id][1] / 2_000_000)
+    assert CONTRACT["models"][model.id]["api_credits_per_image"] == PRICES[model.id][1]
+    assert CONTRACT["credits_per_usd"] == 2_000_000
+
+
 def test_preview_model_follows_seed_002() -> None:
     schema = SCHEMAS["google/imagen4/preview"]
     assert schema["properties"]["prompt"]["maxLength"] == 4000

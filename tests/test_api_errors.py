@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -28,6 +27,7 @@ from bot.errors import (
 )
 from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.harness import AIMLAPI_KEY
+from tests.messages_en import API_FAILURES, FAST_UNAVAILABLE
 
 KEY = AIMLAPI_KEY
 MARK = "UPSTREAM-TEXT-7f3a"  # planted in every upstream message: must never reach a user
@@ -101,23 +101,28 @@ def assert_clean(exc: ApiError) -> None:
     assert len(exc.user_message) < 200
 
 
+SAFETY = API_FAILURES["safety_blocked"]
 STATUS_CASES = [
-    (400, f"Body validation error! {MARK}", BadRequestError, 1),
-    (400, f"Prompt blocked by safety filter {MARK}", SafetyBlockedError, 1),
-    (400, f"Request violates Responsible AI practices {MARK}", SafetyBlockedError, 1),
-    (400, f"Prohibited content detected {MARK}", SafetyBlockedError, 1),
-    (401, f"Invalid key {MARK}", AuthError, 1),
-    (403, f"Not enough credits {MARK}", OutOfCreditsError, 1),
-    (404, f"Model not found {MARK}", ModelUnavailableError, 1),
-    (429, f"Too Many Requests {MARK}", RateLimitedError, ATTEMPTS),
-    (500, f"Internal {MARK}", UpstreamError, ATTEMPTS),
-    (502, f"Bad gateway {MARK}", UpstreamError, ATTEMPTS),
-    (503, f"Unavailable {MARK}", UpstreamError, ATTEMPTS),
-    (504, f"Generation timeout {MARK}", GenerationTimeoutError, ATTEMPTS),
+    (400, f"Body validation error! {MARK}", BadRequestError, 1, API_FAILURES["bad_request"]),
+    (400, f"Prompt blocked by safety filter {MARK}", SafetyBlockedError, 1, SAFETY),
+    (400, f"Request violates Responsible AI practices {MARK}", SafetyBlockedError, 1, SAFETY),
+    (400, f"Prohibited content detected {MARK}", SafetyBlockedError, 1, SAFETY),
+    (401, f"Invalid key {MARK}", AuthError, 1, API_FAILURES["auth"]),
+    (403, f"Not enough credits {MARK}", OutOfCreditsError, 1, API_FAILURES["out_of_credits"]),
+    (404, f"Model not found {MARK}", ModelUnavailableError, 1, FAST_UNAVAILABLE),
+    (429, f"Too Many Requests {MARK}", RateLimitedError, ATTEMPTS, API_FAILURES["rate_limited"]),
+    (500, f"Internal {MARK}", UpstreamError, ATTEMPTS, API_FAILURES["upstream"]),
+    (502, f"Bad gateway {MARK}", UpstreamError, ATTEMPTS, API_FAILURES["upstream"]),
+    (503, f"Unavailable {MARK}", UpstreamError, ATTEMPTS, API_FAILURES["upstream"]),
+    (504, f"Generation timeout {MARK}", GenerationTimeoutError, ATTEMPTS, API_FAILURES["timeout"]),
 ]
 
 
-@pytest.mark.parametrize(("status", "message", "error", "calls"), STATUS_CASES)
+@pytest.mark.parametrize(
+    ("status", "message", "error", "calls", "user_text"),
+    STATUS_CASES,
+    ids=[f"{c[0]}-{c[2].__name__}" for c in STATUS_CASES],
+)
 async def test_status_maps_to_typed_error(
     fake: FakeAimlApi,
     client: AimlApiClient,
@@ -126,6 +131,7 @@ async def test_status_maps_to_typed_error(
     message: str,
     error: type[ApiError],
     calls: int,
+    user_text: str,
 ) -> None:
     fake.inject(Fault.http(status, message), times=ATTEMPTS)
     with pytest.raises(ApiError) as info:
@@ -135,7 +141,7 @@ async def test_status_maps_to_typed_error(
     assert exc.status == status
     assert MARK in exc.detail  # kept for the log
     assert_clean(exc)
-    assert exc.user_message == error.default_message or status == 404
+    assert exc.user_message == user_text
     assert len(fake.requests) == calls
     assert len(sleep.delays) == calls - 1
     assert fake.contract_violations == []
@@ -147,8 +153,10 @@ async def test_404_names_the_model_and_says_deprecated(
     fake.inject(Fault.http(404, MARK))
     with pytest.raises(ModelUnavailableError) as info:
         await client.generate(req(DEPRECATED))
-    assert DEPRECATED.name in info.value.user_message
-    assert "deprecated" in info.value.user_message
+    assert info.value.user_message == (
+        "Imagen 4 Ultra Preview is not available (it may be deprecated upstream). "
+        "Pick another model."
+    )
     assert_clean(info.value)
 
 
@@ -159,7 +167,7 @@ async def test_wrong_key_is_an_auth_error(
     with pytest.raises(AuthError) as info:
         await client.generate(req())
     assert "sk-wrong-key-999" not in info.value.detail + info.value.user_message
-    assert "AIMLAPI_KEY" in info.value.user_message
+    assert info.value.user_message == API_FAILURES["auth"]
     assert fake.requests[0].headers["Authorization"] == "Bearer sk-wrong-key-999"
 
 
@@ -256,7 +264,7 @@ async def test_client_errors_are_not_retried(
 async def test_real_backoff_sleeps_stay_short(
     fake: FakeAimlApi, session: aiohttp.ClientSession
 ) -> None:
-    """With the default asyncio.sleep the backoff really waits, within its bounds."""
+    """With the default asyncio.sleep the backoff really waits: at least its jittered base."""
     client = AimlApiClient(
         session,
         base_url=fake.base_url,
@@ -268,12 +276,10 @@ async def test_real_backoff_sleeps_stay_short(
         backoff_max_s=0.05,
     )
     fake.inject(Fault.http(503), times=2)
-    started = time.monotonic()
     result = await client.generate(req())
     assert result.attempts == 3
     gap = fake.requests[1].time - fake.requests[0].time
-    assert 0.01 <= gap < 1.0
-    assert time.monotonic() - started < 2.0
+    assert gap >= 0.01
 
 
 @pytest.mark.parametrize(
@@ -298,10 +304,9 @@ async def test_hang_times_out_without_retry(
 ) -> None:
     client = make_client(session, fake, sleep, timeout_s=0.3)
     fake.inject(Fault(hang=True), times=ATTEMPTS)
-    started = time.monotonic()
     with pytest.raises(GenerationTimeoutError) as info:
         await client.generate(req())
-    assert time.monotonic() - started < 2.0
+    # The hang would last until the fake closes: only the client's timeout ended the wait.
     assert len(fake.requests) == 1
     assert info.value.status is None
     assert_clean(info.value)
@@ -310,7 +315,7 @@ async def test_hang_times_out_without_retry(
 async def test_latency_below_the_timeout_is_fine(
     fake: FakeAimlApi, session: aiohttp.ClientSession, sleep: RecordingSleep
 ) -> None:
-    client = make_client(session, fake, sleep, timeout_s=2)
+    client = make_client(session, fake, sleep, timeout_s=60)
     fake.inject(Fault(delay=0.2))
     result = await client.generate(req())
     assert len(result.images) == 1

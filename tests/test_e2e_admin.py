@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bot.client import ImagenBot
+from bot.generation import PreparedJob
 from bot.storage import AuditRow
 from tests.fakes.discord import (
     DEFAULT_CHANNEL_ID,
@@ -76,18 +77,36 @@ async def admin(
 
 async def imagine_ok(stack: Stack, **options: Any) -> dict[str, Any]:
     it = await stack.discord.slash("imagine", options)
-    response = await it.wait_response(15)
+    response = await it.wait_response(30)
     assert response.type == 5, response.data
-    message: dict[str, Any] = await it.wait_original_message(15)
+    message: dict[str, Any] = await it.wait_original_message(30)
     assert message["attachments"], message
     return message
+
+
+def after_hooks(bot: ImagenBot, prompt: str) -> tuple[asyncio.Event, asyncio.Event]:
+    """Events set once the job runner's after-delivery / after-failure hooks have all run for the
+    job of ``prompt`` (ours is added last): the barrier for "the log channel got nothing"."""
+    delivered, failed = asyncio.Event(), asyncio.Event()
+
+    async def on_delivered(job: PreparedJob, *_: Any) -> None:
+        if job.request.prompt == prompt:
+            delivered.set()
+
+    async def on_failed(job: PreparedJob, *_: Any) -> None:
+        if job.request.prompt == prompt:
+            failed.set()
+
+    bot.runner.on_delivered.append(on_delivered)
+    bot.runner.on_failed.append(on_failed)
+    return delivered, failed
 
 
 async def imagine_refused(stack: Stack, **options: Any) -> str:
     """A private refusal before deferring; returns its text."""
     kwargs = {k: options.pop(k) for k in ("user", "channel_id", "guild_id") if k in options}
     it = await stack.discord.slash("imagine", options, **kwargs)
-    response = await it.wait_response(15)
+    response = await it.wait_response(30)
     assert response.type == 4, response
     assert response.data["flags"] & 64
     text: str = response.data["content"]
@@ -107,7 +126,7 @@ async def audit_rows(
     bot: ImagenBot, count: int, guild_id: int = DEFAULT_GUILD_ID
 ) -> list[AuditRow]:
     """The newest audit rows once at least ``count`` exist (they are written after the reply)."""
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while True:
         rows = await bot.db.audit_rows(guild_id)
         if len(rows) >= count or time.monotonic() > deadline:
@@ -117,7 +136,7 @@ async def audit_rows(
 
 async def log_posts(stack: Stack, count: int) -> list[dict[str, Any]]:
     await stack.discord.wait_for_call(
-        "POST", rf"/channels/{LOG_CHANNEL_ID}/messages", count=count, timeout=10
+        "POST", rf"/channels/{LOG_CHANNEL_ID}/messages", count=count, timeout=30
     )
     return stack.discord.messages_in(LOG_CHANNEL_ID)
 
@@ -371,8 +390,8 @@ async def test_one_servers_settings_never_reach_another(stack: Stack, bot: Image
         guild_id=OTHER_GUILD_ID,
         user=stack.discord.member,
     )
-    assert (await it.wait_response(15)).type == 5
-    message = await it.wait_original_message(15)
+    assert (await it.wait_response(30)).type == 5
+    message = await it.wait_original_message(30)
     assert len(message["attachments"]) == 2
     body = stack.api.requests[-1].body
     assert "safety_setting" not in body and body["model"] == "google/imagen-4.0-generate-001"
@@ -430,8 +449,8 @@ async def test_channel_allow_list_remove(stack: Stack, bot: ImagenBot) -> None:
     assert f"<#{ART_CHANNEL_ID}>" in text
     assert stack.api.requests == []
     it = await stack.discord.slash("imagine", {"prompt": "a fox"}, channel_id=ART_CHANNEL_ID)
-    assert (await it.wait_response(15)).type == 5
-    await it.wait_original_message(15)
+    assert (await it.wait_response(30)).type == 5
+    await it.wait_original_message(30)
     assert f"<#{ART_CHANNEL_ID}>" in (await admin(stack, "channel list"))["content"]
     answer = await admin(stack, "channel remove", {"channel": ART_CHANNEL_ID})
     assert "every channel again" in answer["content"]
@@ -627,8 +646,9 @@ async def test_admin_actions_are_audited_and_posted(stack: Stack, bot: ImagenBot
     posts = await log_posts(stack, 5)
     assert posts[-1]["embeds"][0]["title"] == "Admin: logchannel clear"
     assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).log_channel_id is None
+    delivered, _ = after_hooks(bot, "quiet now")
     await imagine_ok(stack, prompt="quiet now")
-    await asyncio.sleep(0.2)
+    await asyncio.wait_for(delivered.wait(), 30)  # the mirror hook has had its turn
     assert len(stack.discord.messages_in(LOG_CHANNEL_ID)) == 5
 
 
@@ -649,7 +669,7 @@ async def test_usage_summary_and_csv(stack: Stack, bot: ImagenBot) -> None:
     await imagine_ok(stack, prompt="=HYPERLINK(evil)", count=2)
     await imagine_ok(stack, prompt="a ship", model=ULTRA)
     it = await stack.discord.slash("imagine", {"prompt": "by the admin"}, user=stack.discord.admin)
-    await it.wait_original_message(15)
+    await it.wait_original_message(30)
     it = await stack.discord.slash("imagine-admin usage", {"days": 7}, user=stack.discord.admin)
     response = await it.wait_response()
     assert response.type == 5 and response.data["flags"] & 64
@@ -687,7 +707,7 @@ async def test_usage_of_another_server_is_empty(stack: Stack, bot: ImagenBot) ->
 async def test_history_lists_your_own_generations_with_links(stack: Stack, bot: ImagenBot) -> None:
     messages = [await imagine_ok(stack, prompt=f"picture {n}") for n in range(12)]
     it = await stack.discord.slash("imagine", {"prompt": "the admin's"}, user=stack.discord.admin)
-    await it.wait_original_message(15)
+    await it.wait_original_message(30)
     it = await stack.discord.slash("history")
     response = await it.wait_response()
     assert response.type == 4 and response.data["flags"] & 64
@@ -708,7 +728,7 @@ async def test_history_when_empty(stack: Stack, bot: ImagenBot) -> None:
 
 async def test_history_in_dms_uses_the_at_me_link(stack: Stack, bot: ImagenBot) -> None:
     it = await stack.discord.slash("imagine", {"prompt": "a dm picture"}, dm=True)
-    message = await it.wait_original_message(15)
+    message = await it.wait_original_message(30)
     it = await stack.discord.slash("history", dm=True)
     description = (await it.wait_response()).data["embeds"][0]["description"]
     assert f"https://discord.com/channels/@me/{message['channel_id']}/{message['id']}" in (
@@ -764,7 +784,7 @@ async def test_admins_get_failure_detail_in_the_log_channel(stack: Stack, bot: I
     posts_before = len(await log_posts(stack, 1))
     stack.api.inject(Fault.http(401, "Invalid API key sk-raw-upstream-text"))
     it = await stack.discord.slash("imagine", {"prompt": "a fox"})
-    message = await it.wait_original_message(15)
+    message = await it.wait_original_message(30)
     assert "AIMLAPI_KEY" in message["content"] and "sk-raw" not in message["content"]
     posts = await log_posts(stack, posts_before + 1)
     failure = posts[-1]["embeds"][0]
@@ -772,8 +792,9 @@ async def test_admins_get_failure_detail_in_the_log_channel(stack: Stack, bot: I
     assert failure["title"] == "Generation failed" and "AIMLAPI_KEY" in text
     assert "401" in text and "sk-raw" not in text
     # A prompt the safety filter refused is not an admin matter.
+    _, failed = after_hooks(bot, "a fox again")
     stack.api.inject(Fault.safety())
     it = await stack.discord.slash("imagine", {"prompt": "a fox again"})
-    await it.wait_original_message(15)
-    await asyncio.sleep(0.3)
+    await it.wait_original_message(30)
+    await asyncio.wait_for(failed.wait(), 30)  # the admins' briefing hook has had its turn
     assert len(stack.discord.messages_in(LOG_CHANNEL_ID)) == len(posts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -14,24 +15,31 @@ import pytest
 from bot.client import ImagenBot
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Clock, Stack, running_bot
+from tests.harness import TEST_PACING, Clock, Stack, running_bot
 
 UTC = ZoneInfo("UTC")
 
 
 @pytest.fixture
-async def bot(stack: Stack) -> AsyncIterator[ImagenBot]:
-    async with running_bot(stack, DEFAULT_DAILY_CREDITS="4") as b:
+def clock() -> Clock:
+    """The ledger's clock, moved by hand: the evening before a day boundary in UTC."""
+    return Clock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC).timestamp())
+
+
+@pytest.fixture
+async def bot(stack: Stack, clock: Clock) -> AsyncIterator[ImagenBot]:
+    pacing = dataclasses.replace(TEST_PACING, clock=clock)
+    async with running_bot(stack, pacing=pacing, DEFAULT_DAILY_CREDITS="4") as b:
         yield b
 
 
 async def private_reply(it: FakeInteraction) -> str:
-    response = await it.wait_response(10)
+    response = await it.wait_response(30)
     assert response.type == 4 and response.data["flags"] & 64, response
     return str(response.data.get("content") or json.dumps(response.data.get("embeds")))
 
 
-async def settled(bot: ImagenBot, timeout: float = 10.0) -> None:
+async def settled(bot: ImagenBot, timeout: float = 30.0) -> None:
     """Wait until no job is open: the message is edited a moment before the job row settles."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -42,9 +50,9 @@ async def settled(bot: ImagenBot, timeout: float = 10.0) -> None:
 
 async def generate(stack: Stack, **options: Any) -> dict[str, Any]:
     it = await stack.discord.slash("imagine", options)
-    response = await it.wait_response(10)
+    response = await it.wait_response(30)
     assert response.type == 5, response
-    return await it.wait_original_message(15)
+    return await it.wait_original_message(30)
 
 
 async def usage(bot: ImagenBot, user_id: int) -> tuple[int, int]:
@@ -58,10 +66,8 @@ async def usage(bot: ImagenBot, user_id: int) -> tuple[int, int]:
 
 
 async def test_spend_refuse_with_reset_time_then_generate_after_midnight(
-    stack: Stack, bot: ImagenBot
+    stack: Stack, bot: ImagenBot, clock: Clock
 ) -> None:
-    clock = Clock(datetime(2026, 11, 21, 22, 0, tzinfo=UTC).timestamp())
-    bot.services.ledger._clock = clock
     message = await generate(stack, prompt="a snowy owl", count=4)
     assert len(message["attachments"]) == 4
     assert "0 left today" in json.dumps(message["embeds"])
@@ -140,7 +146,7 @@ async def test_budget_admin_commands_change_the_next_imagine(stack: Stack, bot: 
 
     await admin(stack, "role", {"role": admin_role, "credits": 6})
     it = await stack.discord.slash("imagine", {"prompt": "role", "count": 4}, user=admin_member)
-    assert len((await it.wait_original_message(15))["attachments"]) == 4
+    assert len((await it.wait_original_message(30))["attachments"]) == 4
     await admin(stack, "user", {"user": admin_member.user.id, "credits": 4})
     assert "Not enough credits" in await refused(stack, admin_member, prompt="x")
 
@@ -161,7 +167,7 @@ async def test_budget_admin_commands_change_the_next_imagine(stack: Stack, bot: 
     assert "server has used its daily cap" in await refused(stack, admin_member, prompt="x")
     await admin(stack, "server-cap")
     it = await stack.discord.slash("imagine", {"prompt": "uncapped"}, user=admin_member)
-    assert len((await it.wait_original_message(15))["attachments"]) == 1
+    assert len((await it.wait_original_message(30))["attachments"]) == 1
 
     rows = await bot.db.audit_rows(stack.discord.default_guild.id, limit=50)
     actions = [r.action for r in rows]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from PIL import Image
 
 from bot.catalogue import ASPECT_RATIOS, MODELS
 from bot.client import ImagenBot
+from bot.storage import JobRow
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
 from tests.harness import Stack, fake_stack, running_bot
@@ -25,7 +28,7 @@ async def bot(stack: Stack) -> AsyncIterator[ImagenBot]:
         yield b
 
 
-async def final_message(it: FakeInteraction, timeout: float = 15.0) -> dict[str, Any]:
+async def final_message(it: FakeInteraction, timeout: float = 30.0) -> dict[str, Any]:
     """The deferred response once the bot has edited it into its final form."""
     response = await it.wait_response(timeout)
     assert response.type == 5, response
@@ -38,9 +41,28 @@ async def imagine(stack: Stack, **options: Any) -> tuple[FakeInteraction, dict[s
     return it, await final_message(it)
 
 
+async def settled(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> JobRow:
+    """The job's row once it is settled (the charge is recorded after the message is posted)."""
+    deadline = time.monotonic() + timeout
+    while (row := await bot.db.get_job(job_id)) is None or row.is_open:
+        assert time.monotonic() < deadline, f"job {job_id} still open after {timeout} s"
+        await asyncio.sleep(0.02)
+    return row
+
+
 def embed_fields(message: dict[str, Any]) -> dict[str, str]:
     embed = message["embeds"][0]
     return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+# What one image of each model costs, as the user reads it on a fresh budget of 1000 credits
+# (SPEC.md: 1/2/3 credits), and the API credits upstream reports for it (42k/84k/126k).
+COSTS = {
+    "Imagen 4 Fast": ("1 credit · 999 left today", 42_000),
+    "Imagen 4": ("2 credits · 998 left today", 84_000),
+    "Imagen 4 Ultra": ("3 credits · 997 left today", 126_000),
+    "Imagen 4 Preview": ("2 credits · 998 left today", 84_000),
+}
 
 
 @pytest.mark.parametrize("model", [m for m in MODELS if not m.deprecated], ids=lambda m: m.name)
@@ -51,7 +73,11 @@ async def test_each_model_posts_its_images(stack: Stack, bot: ImagenBot, model: 
     assert att["filename"].startswith("imagen-") and att["filename"].endswith(".png")
     fields = embed_fields(message)
     assert fields["Model"] == model.name
-    assert str(model.credits_per_image) in fields["Cost"]
+    cost, api_credits = COSTS[model.name]
+    assert fields["Cost"] == cost
+    row = await settled(bot, int(att["filename"].split("-")[1]))
+    assert row.api_credits == api_credits
+    assert row.usd == pytest.approx(api_credits / 2_000_000)
     assert stack.api.contract_violations == []
     body = stack.api.requests[-1].body
     assert body["model"] == model.id and body["prompt"] == "a red fox in the snow"

@@ -50,7 +50,7 @@ async def test_healthz_is_503_before_the_gateway_connects_and_200_after(stack: S
                 status, body = await get(http, f"{url}/healthz")
                 assert status == 200, body
                 it = await stack.discord.slash("imagine", {"prompt": "a metric of foxes"})
-                await it.wait_original_message(15)
+                await it.wait_original_message(30)
                 for _ in range(100):
                     status, text = await get(http, f"{url}/metrics")
                     if 'outcome="ok"' in text:
@@ -78,9 +78,9 @@ async def test_json_logs_parse_line_by_line_and_hold_no_secret(stack: Stack) -> 
     try:
         await bot.start_and_wait_ready()
         it = await stack.discord.slash("imagine", {"prompt": "json logs"})
-        await it.wait_original_message(15)
+        await it.wait_original_message(30)
         refused = await stack.discord.slash("imagine", {"prompt": "x" * 500})
-        await refused.wait_response(10)
+        await refused.wait_response(30)
         assert await bot.terminate() == 0
     finally:
         bot.close()

@@ -15,7 +15,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,11 +133,9 @@ async def test_oversize_stream_without_length_is_aborted(
     fake: FakeAimlApi, local: AimlApiClient
 ) -> None:
     url = fake.add_file(png_bytes(), fault="oversize_chunked", oversize_bytes=50 * CAP)
-    started = time.monotonic()
     with pytest.raises(ImageDownloadError) as info:
         await local.download_image(url)
     assert "aborted" in info.value.detail
-    assert time.monotonic() - started < 2.0
 
 
 async def test_exactly_at_the_cap_is_fine(fake: FakeAimlApi, local: AimlApiClient) -> None:
@@ -200,11 +197,9 @@ async def test_redirect_to_forbidden_address_is_refused_without_connecting(
 ) -> None:
     """Even with allow_private_hosts (local tests), metadata and similar addresses are refused."""
     url = fake.add_file(b"", fault="redirect", redirect_to=target)
-    started = time.monotonic()
     with pytest.raises(ImageDownloadError) as info:
         await local.download_image(url)
     assert "refused" in info.value.detail
-    assert time.monotonic() - started < 1.0
     assert connections.hosts() == {"127.0.0.1"}
     assert len(connections.urls) == 1
 
@@ -390,14 +385,20 @@ def test_fit_downscales_when_quality_is_not_enough() -> None:
 
 
 def test_fit_keeps_transparency_in_webp() -> None:
-    img = Image.frombytes("RGBA", (192, 192), os.urandom(192 * 192 * 4))
+    """An uncompressed PNG, half clear and half opaque red: WebP fits it easily, so the test
+    always takes the WebP path and checks the alpha survived."""
+    img = Image.new("RGBA", (192, 192), (0, 0, 0, 0))
+    img.paste((220, 20, 60, 255), (96, 0, 192, 192))
     buf = io.BytesIO()
-    img.save(buf, "PNG")
+    img.save(buf, "PNG", compress_level=0)
     data = buf.getvalue()
-    out, kind, _ = images.fit_to_limit(data, int(len(data) * 0.9))
-    if kind == images.WEBP:
-        with Image.open(io.BytesIO(out)) as reopened:
-            assert reopened.mode == "RGBA"
+    out, kind, reencoded = images.fit_to_limit(data, len(data) // 4)
+    assert (kind, reencoded) == (images.WEBP, True)
+    with Image.open(io.BytesIO(out)) as reopened:
+        assert reopened.mode == "RGBA"
+        rgba = reopened.convert("RGBA")
+        assert rgba.getpixel((10, 100))[3] == 0  # type: ignore[index, unused-ignore]
+        assert rgba.getpixel((180, 100))[3] == 255  # type: ignore[index, unused-ignore]
 
 
 def test_fit_gives_up_on_an_impossible_limit() -> None:
@@ -480,6 +481,7 @@ async def tls_client(
         yield make_client(session, fake, allow_private=True)
 
 
+@pytest.mark.ci_required
 async def test_https_by_name_connects_to_the_checked_address(
     tls_server: tuple[int, list[str]], tls_client: AimlApiClient
 ) -> None:
@@ -489,6 +491,7 @@ async def test_https_by_name_connects_to_the_checked_address(
     assert hosts == [f"localhost:{port}"]  # the Host header keeps the name
 
 
+@pytest.mark.ci_required
 async def test_https_certificate_is_still_verified(
     tls_server: tuple[int, list[str]], tls_client: AimlApiClient
 ) -> None:

@@ -374,8 +374,10 @@ async def test_a_position_call_still_running_is_cancelled_when_the_job_starts() 
     b = queue.admit("B", 2)
     c = queue.admit("C", 3)
     outcome: list[str] = []
+    under_way = asyncio.Event()
 
     async def show(position: int) -> None:
+        under_way.set()
         try:
             await asyncio.sleep(10)
         except asyncio.CancelledError:
@@ -384,10 +386,11 @@ async def test_a_position_call_still_running_is_cancelled_when_the_job_starts() 
 
     c.follow_position(show, 0.0, shown=c.position)
     b.cancel()
-    await asyncio.sleep(0.01)  # show(1) is under way
+    await asyncio.wait_for(under_way.wait(), 30)  # show(1) is under way
     a.release()  # C starts
-    await asyncio.sleep(0.01)
     assert c.state is JobState.RUNNING
+    for _ in range(3):
+        await asyncio.sleep(0)  # the cancellation is delivered to show's task
     assert outcome == ["cancelled at 1"]
 
 
@@ -518,9 +521,7 @@ async def test_drain_returns_true_when_running_jobs_finish_in_time() -> None:
     ]
     await asyncio.sleep(0)
     queue.close()
-    began = time.monotonic()
-    assert await queue.drain(2.0) is True
-    assert time.monotonic() - began < 1.0
+    assert await queue.drain(30.0) is True  # True: they finished, not the timeout
     assert queue.running == 0
     await asyncio.gather(*tasks)
 
@@ -532,7 +533,7 @@ async def test_drain_returns_false_when_a_job_outlives_the_timeout() -> None:
     await asyncio.sleep(0)
     began = time.monotonic()
     assert await queue.drain(0.05) is False
-    assert 0.04 <= time.monotonic() - began < 1.0
+    assert time.monotonic() - began >= 0.04
     assert ticket.state is JobState.RUNNING
 
     task.cancel()  # what shutdown does with the stragglers

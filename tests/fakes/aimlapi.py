@@ -3,7 +3,9 @@
 Tests talk to it through the real client. Every request body is validated with jsonschema
 against tests/data/aimlapi_contract.json (derived from the upstream OpenAPI files and seeds), so a
 client bug that sends a parameter a model does not take shows up in ``contract_violations`` instead
-of in production. Faults are queued with ``inject``; images are served from ``/files/<name>``.
+of in production. Usage is reported at the contract's published price per model, never the bot
+catalogue's, so a wrong price in the catalogue cannot agree with itself in a test. Faults are
+queued with ``inject``; images are served from ``/files/<name>``.
 
 Standalone, for trying the bot by hand (point AIMLAPI_BASE_URL at it and set
 ALLOW_PRIVATE_IMAGE_HOSTS=true):
@@ -33,8 +35,6 @@ from typing import Any, Final, Literal, Self, cast, get_args
 import jsonschema
 from aiohttp import web
 from PIL import Image
-
-from bot.catalogue import API_CREDITS_PER_USD, get_model
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,7 @@ class FakeAimlApi:
         self.probes = 0
         contract = json.loads(contract_path.read_text(encoding="utf-8"))
         self._models: dict[str, dict[str, Any]] = contract["models"]
+        self._credits_per_usd = int(contract["credits_per_usd"])
         self._validators = {
             model_id: jsonschema.Draft202012Validator(entry["request_schema"])
             for model_id, entry in self._models.items()
@@ -361,8 +362,7 @@ class FakeAimlApi:
                 self._register(png, fault if i < faulty else Fault()) for i, png in enumerate(pngs)
             ]
 
-        spec = get_model(model_id)
-        credits = (spec.api_credits_per_image if spec else 0) * count
+        credits = int(self._models[model_id]["api_credits_per_image"]) * count
         payload: dict[str, Any]
         if shape in ("data_url", "data_tokens_used"):
             items: list[dict[str, Any]] = []
@@ -415,7 +415,7 @@ class FakeAimlApi:
         headers = {"x-inference-id": str(uuid.uuid4())}
         if self.usage_headers:
             headers["x-aimlapi-credits-used"] = str(credits)
-            headers["x-aimlapi-usd-spent"] = f"{credits / API_CREDITS_PER_USD:.6f}"
+            headers["x-aimlapi-usd-spent"] = f"{credits / self._credits_per_usd:.6f}"
         return web.json_response(payload, status=status, headers=headers)
 
     def _register(self, png: bytes, fault: Fault) -> str:

@@ -150,7 +150,7 @@ class SecretScan:
 # -- waiting and the ledger -----------------------------------------------------------------------
 
 
-async def final_message(it: FakeInteraction, timeout: float = 15.0) -> dict[str, Any]:
+async def final_message(it: FakeInteraction, timeout: float = 30.0) -> dict[str, Any]:
     """The deferred response once the bot has edited it into its final form."""
     response = await it.wait_response(timeout)
     assert response.type == 5, response
@@ -170,7 +170,7 @@ async def jobs(bot: ImagenBot) -> list[dict[str, Any]]:
     return [dict(r) for r in await bot.db._fetchall("SELECT * FROM jobs ORDER BY id")]
 
 
-async def settled_job(bot: ImagenBot, job_id: int, timeout: float = 10.0) -> dict[str, Any]:
+async def settled_job(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> dict[str, Any]:
     """The job's row once it has left the open states."""
     deadline = time.monotonic() + timeout
     while True:

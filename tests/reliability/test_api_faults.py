@@ -15,13 +15,11 @@ from typing import Any
 
 import pytest
 
-from bot import errors
-from bot.catalogue import ModelSpec, get_model
 from bot.client import ImagenBot
 from bot.logs import _ContextFilter
-from bot.rendering import failure_text
 from tests.fakes.aimlapi import Fault
 from tests.harness import Stack
+from tests.messages_en import API_FAILURES, FAILED, FAST_UNAVAILABLE
 from tests.reliability.conftest import BOT_ENV
 from tests.reliability.support import (
     assert_user_text,
@@ -36,9 +34,7 @@ from tests.reliability.support import (
 pytestmark = pytest.mark.reliability
 
 IMAGE_MAX_BYTES = 64 * 1024  # the fake's PNGs are ~16 KB; the oversize faults send far more
-_fast = get_model("google/imagen-4.0-fast-generate-001")
-assert _fast is not None
-FAST: ModelSpec = _fast
+FAST_CREDITS = 1  # bot credits per Imagen 4 Fast image (SPEC.md)
 
 
 @pytest.fixture
@@ -60,34 +56,32 @@ class Case:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _fail(error: type[errors.ImagenError]) -> str:
-    return failure_text(error.default_message)
+def _fail(error_class: str) -> str:
+    return FAILED.format(API_FAILURES[error_class])
 
 
-UNAVAILABLE = failure_text(
-    f"{FAST.name} is not available (it may be deprecated upstream). Pick another model."
-)
+UNAVAILABLE = FAILED.format(FAST_UNAVAILABLE)
 METADATA_URL = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
 
 CASES = [
-    Case("400", (Fault.http(400),), "failed", "bad_request", _fail(errors.BadRequestError), 1),
+    Case("400", (Fault.http(400),), "failed", "bad_request", _fail("bad_request"), 1),
     Case(
         "400-safety",
         (Fault.safety(),),
         "failed",
         "safety_blocked",
-        _fail(errors.SafetyBlockedError),
+        _fail("safety_blocked"),
         1,
     ),
-    Case("401", (Fault.http(401),), "failed", "auth", _fail(errors.AuthError), 1),
-    Case("403", (Fault.http(403),), "failed", "out_of_credits", _fail(errors.OutOfCreditsError), 1),
+    Case("401", (Fault.http(401),), "failed", "auth", _fail("auth"), 1),
+    Case("403", (Fault.http(403),), "failed", "out_of_credits", _fail("out_of_credits"), 1),
     Case("404", (Fault.http(404),), "failed", "model_unavailable", UNAVAILABLE, 1),
     Case(
         "429-no-retry-after",
         (Fault.http(429),) * 3,
         "failed",
         "rate_limited",
-        _fail(errors.RateLimitedError),
+        _fail("rate_limited"),
         3,
     ),
     Case(
@@ -95,7 +89,7 @@ CASES = [
         (Fault.http(429, retry_after="0.5"),) * 3,
         "failed",
         "rate_limited",
-        _fail(errors.RateLimitedError),
+        _fail("rate_limited"),
         3,
         min_gap_s=0.5,
     ),
@@ -109,19 +103,17 @@ CASES = [
         delivered=1,
         min_gap_s=1.0,
     ),
-    Case("500", (Fault.http(500),) * 3, "failed", "upstream", _fail(errors.UpstreamError), 3),
-    Case("502", (Fault.http(502),) * 3, "failed", "upstream", _fail(errors.UpstreamError), 3),
-    Case("503", (Fault.http(503),) * 3, "failed", "upstream", _fail(errors.UpstreamError), 3),
-    Case(
-        "504", (Fault.http(504),) * 3, "failed", "timeout", _fail(errors.GenerationTimeoutError), 3
-    ),
+    Case("500", (Fault.http(500),) * 3, "failed", "upstream", _fail("upstream"), 3),
+    Case("502", (Fault.http(502),) * 3, "failed", "upstream", _fail("upstream"), 3),
+    Case("503", (Fault.http(503),) * 3, "failed", "upstream", _fail("upstream"), 3),
+    Case("504", (Fault.http(504),) * 3, "failed", "timeout", _fail("timeout"), 3),
     Case("503-then-ok", (Fault.http(503),), "done", None, None, 2, delivered=1),
     Case(
         "hang-past-timeout",
         (Fault(hang=True),),
         "failed",
         "timeout",
-        _fail(errors.GenerationTimeoutError),
+        _fail("timeout"),
         1,
     ),
     Case(
@@ -129,7 +121,7 @@ CASES = [
         (Fault(malformed_json=True),),
         "failed",
         "malformed_response",
-        _fail(errors.MalformedResponseError),
+        _fail("malformed_response"),
         1,
     ),
     Case(
@@ -137,7 +129,7 @@ CASES = [
         (Fault(payload={"data": [], "meta": {"usage": {"credits_used": 0}}}),),
         "failed",
         "no_images",
-        _fail(errors.NoImagesError),
+        _fail("no_images"),
         1,
     ),
     Case(
@@ -145,7 +137,7 @@ CASES = [
         (Fault(payload={"data": None}),),
         "failed",
         "no_images",
-        _fail(errors.NoImagesError),
+        _fail("no_images"),
         1,
     ),
     Case(
@@ -163,7 +155,7 @@ CASES = [
         (Fault(image_fault="404"),),
         "failed",
         "download",
-        _fail(errors.ImageDownloadError),
+        _fail("download"),
         1,
     ),
     Case(
@@ -181,7 +173,7 @@ CASES = [
         (Fault(image_fault="oversize", oversize_bytes=4 * IMAGE_MAX_BYTES),),
         "failed",
         "download",
-        _fail(errors.ImageDownloadError),
+        _fail("download"),
         1,
     ),
     Case(
@@ -189,7 +181,7 @@ CASES = [
         (Fault(image_fault="oversize_chunked", oversize_bytes=4 * IMAGE_MAX_BYTES),),
         "failed",
         "download",
-        _fail(errors.ImageDownloadError),
+        _fail("download"),
         1,
     ),
     Case(
@@ -197,7 +189,7 @@ CASES = [
         (Fault(image_fault="not_image"),),
         "failed",
         "download",
-        _fail(errors.ImageDownloadError),
+        _fail("download"),
         1,
     ),
     Case(
@@ -205,7 +197,7 @@ CASES = [
         (Fault(image_fault="redirect", redirect_to=METADATA_URL),),
         "failed",
         "download",
-        _fail(errors.ImageDownloadError),
+        _fail("download"),
         1,
     ),
     Case(
@@ -213,7 +205,7 @@ CASES = [
         (Fault(image_fault="redirect"),),
         "failed",
         "download",
-        _fail(errors.ImageDownloadError),
+        _fail("download"),
         1,
     ),
 ]
@@ -252,9 +244,9 @@ async def test_api_fault(
         assert_user_text(message["content"])
 
     # The budget: the reservation is gone, the charge is per image delivered.
-    assert await budget(bot) == (0, case.delivered * FAST.credits_per_image)
-    assert row["credits_reserved"] == case.count * FAST.credits_per_image
-    assert row["credits_charged"] == case.delivered * FAST.credits_per_image
+    assert await budget(bot) == (0, case.delivered * FAST_CREDITS)
+    assert row["credits_reserved"] == case.count * FAST_CREDITS
+    assert row["credits_charged"] == case.delivered * FAST_CREDITS
     assert row["images_delivered"] == case.delivered
 
     # The job row.
@@ -292,8 +284,8 @@ async def test_api_fault(
     after = await final_message(nxt)
     assert len(after["attachments"]) == 1
     next_row = await settled_job(bot, job_id_of(after))
-    assert (next_row["state"], next_row["credits_charged"]) == ("done", FAST.credits_per_image)
-    assert await budget(bot) == (0, (case.delivered + 1) * FAST.credits_per_image)
+    assert (next_row["state"], next_row["credits_charged"]) == ("done", FAST_CREDITS)
+    assert await budget(bot) == (0, (case.delivered + 1) * FAST_CREDITS)
     count("API faults tried")
 
 

@@ -45,7 +45,7 @@ async def start_slow_job(stack: Stack, prompt: str, latency: float = 0.6) -> Fak
     stack.api.latency = latency
     it = await stack.discord.slash("imagine", {"prompt": prompt})
     assert (await it.wait_response()).type == 5
-    await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
+    await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
     return it
 
 
@@ -66,7 +66,7 @@ async def test_gateway_dropped_mid_job_resumes_and_delivers(stack: Stack, bot: I
     it = await start_slow_job(stack, "through a dropped gateway")
     resumes = stack.discord.resumes
     await stack.discord.drop_gateway()
-    await stack.discord.wait_resumed(count=resumes + 1, timeout=15)
+    await stack.discord.wait_resumed(count=resumes + 1, timeout=30)
     message = await final_message(it)
     assert len(message["attachments"]) == 1
     row = await settled_job(bot, job_id_of(message))
@@ -139,7 +139,7 @@ async def test_channel_deleted_mid_job_refunds(stack: Stack, bot: ImagenBot) -> 
     stack.api.latency = 0.6
     it = await stack.discord.slash("imagine", {"prompt": "channel goes away"}, channel_id=doomed.id)
     assert (await it.wait_response()).type == 5
-    await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
+    await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
     stack.discord.delete_channel(doomed.id)
     row = await settled_job(bot, 1)
     assert (row["state"], row["credits_charged"]) == ("failed", 0)
@@ -172,7 +172,7 @@ async def test_expired_token_delivers_to_the_channel(stack: Stack, bot: ImagenBo
     it = await start_slow_job(stack, "slow past the token <@&42> @everyone")
     stack.discord.expire_token(it.token)
     channel = stack.discord.default_channel.id
-    post = await stack.discord.wait_for_call("POST", rf"/channels/{channel}/messages", timeout=10)
+    post = await stack.discord.wait_for_call("POST", rf"/channels/{channel}/messages", timeout=30)
     assert post.status == 200 and len(post.files) == 1
     row = await settled_job(bot, 1)
     assert (row["state"], row["credits_charged"]) == ("done", 1)

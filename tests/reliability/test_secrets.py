@@ -19,7 +19,7 @@ from bot.catalogue import MODELS
 from bot.client import ImagenBot
 from bot.config import Secret
 from bot.errors import ApiError
-from bot.services import build_api
+from bot.services import Pacing, build_api
 from tests.fakes.aimlapi import Fault
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack, eventually
 from tests.reliability.support import (
@@ -89,8 +89,7 @@ async def test_exceptions_from_the_client_carry_no_key(stack: Stack) -> None:
         Fault(payload={"images": [{"url": f"{stack.api.base_url}/files/x.png?k={AIMLAPI_KEY}"}]}),
     ]
     async with aiohttp.ClientSession() as session:
-        api = build_api(settings, session)
-        api._max_attempts = 1
+        api = build_api(settings, session, Pacing(api_attempts=1))
         for fault in faults:
             stack.api.inject(fault)
             with pytest.raises(ApiError) as caught:
@@ -112,7 +111,7 @@ async def test_a_process_killed_mid_job_leaves_no_secret_in_its_log(stack: Stack
     try:
         await proc.start_and_wait_ready()
         await stack.discord.slash("imagine", {"prompt": "killed"})
-        await eventually(lambda: stack.api.in_flight == 1, 10, "the API call")
+        await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
         proc.kill()
     finally:
         proc.close()

@@ -27,7 +27,7 @@ from bot.client import ImagenBot
 from bot.storage import Database
 from tests.fakes.discord import FakeInteraction
 from tests.harness import BotProcess, Stack, eventually, running_bot
-from tests.reliability.conftest import BOT_ENV, fast_retries
+from tests.reliability.conftest import BOT_ENV, FAST_RETRIES
 from tests.reliability.support import (
     SecretScan,
     assert_user_text,
@@ -95,6 +95,7 @@ def assert_clear_start_up_error(code: int, output: str, what: str) -> None:
 
 
 @pytest.mark.parametrize("command", [("check", "--offline"), ("run",)], ids=["check", "run"])
+@pytest.mark.ci_required
 async def test_database_in_a_read_only_folder_is_a_clear_start_up_error(
     stack: Stack, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -106,6 +107,7 @@ async def test_database_in_a_read_only_folder_is_a_clear_start_up_error(
 
 
 @pytest.mark.parametrize("command", [("check", "--offline"), ("run",)], ids=["check", "run"])
+@pytest.mark.ci_required
 async def test_existing_database_on_a_read_only_disk_is_a_clear_start_up_error(
     stack: Stack, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -121,6 +123,7 @@ async def test_existing_database_on_a_read_only_disk_is_a_clear_start_up_error(
 
 
 @pytest.mark.parametrize("command", [("check", "--offline"), ("run",)], ids=["check", "run"])
+@pytest.mark.ci_required
 async def test_full_disk_at_start_up_is_a_clear_start_up_error(
     stack: Stack, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -190,10 +193,11 @@ async def test_a_full_database_refuses_the_job_and_charges_nothing(
     count("storage faults tried")
 
 
+@pytest.mark.ci_required
 async def test_a_full_disk_refuses_the_job_and_charges_nothing(stack: Stack) -> None:
     """The real thing: the database on a small tmpfs, the rest of it filled with a file."""
     with tmpfs(stack.db_path.parent, "size=1m"):
-        async with running_bot(stack, **BOT_ENV) as bot:
+        async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
             junk = stack.db_path.parent / "junk"
             with contextlib.suppress(OSError), junk.open("wb", buffering=0) as f:
                 while True:
@@ -211,20 +215,19 @@ async def test_writes_failing_mid_job_never_leave_a_charge_without_its_job(stack
     """The database turns read-only while a job runs: the user is told, nothing is charged, and
     the reservation (held by the job row, still open) is refunded when the bot starts again."""
     stack.api.latency = 0.5
-    async with running_bot(stack, **BOT_ENV) as bot:
-        fast_retries(bot)
+    async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
         it = await stack.discord.slash("imagine", {"prompt": "the disk fails"})
         await it.wait_response()
-        await eventually(lambda: stack.api.in_flight == 1, 5, "the API call")
+        await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
         await on_every_connection(bot, "PRAGMA query_only = ON")
         # The user hears about it (the apology, whichever way it reaches them).
-        await eventually(lambda: told(stack, it), 10, "the user to be told")
+        await eventually(lambda: told(stack, it), 30, "the user to be told")
         rows = await jobs(bot)
         assert len(rows) == 1
         assert rows[0]["credits_charged"] == 0
         await on_every_connection(bot, "PRAGMA query_only = OFF")
     stack.api.latency = 0.0
-    async with running_bot(stack, **BOT_ENV) as bot:
+    async with running_bot(stack, pacing=FAST_RETRIES, **BOT_ENV) as bot:
         row = await settled_job(bot, 1)
         assert (row["state"], row["credits_charged"]) == ("interrupted", 0)
         assert await budget(bot) == (0, 0)
