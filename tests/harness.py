@@ -82,6 +82,8 @@ async def fake_stack(tmp: Path, **discord_options: Any) -> AsyncIterator[Stack]:
             yield Stack(fake_discord, fake_api, tmp)
         finally:
             discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+            # Even if the bot swallowed the 400: a request Discord would refuse fails the test.
+            fake_discord.assert_contract_kept()
 
 
 @contextlib.asynccontextmanager

@@ -211,6 +211,7 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         finally:
             discord.http.Route.BASE = old_base
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
+            f.assert_contract_kept()
 
 
 async def start_bot(fake: FakeDiscord) -> tuple[FakeTestBot, asyncio.Task[None]]:

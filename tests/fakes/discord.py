@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import copy
 import datetime as _dt
+import functools
 import hashlib
 import itertools
 import json
@@ -40,13 +41,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+import jsonschema
 from aiohttp import WSMsgType, web
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 __all__ = [
     "ADMIN_PERMISSIONS",
+    "CONTRACT_PATH",
     "DEFAULT_ADMIN_ID",
     "DEFAULT_ADMIN_ROLE_ID",
     "DEFAULT_APPLICATION_ID",
@@ -58,6 +64,7 @@ __all__ = [
     "DEFAULT_MEMBER_PERMISSIONS",
     "EXTRA_CHANNEL_BASE_ID",
     "EXTRA_GUILD_BASE_ID",
+    "ContractViolation",
     "FakeChannel",
     "FakeDiscord",
     "FakeGuild",
@@ -706,6 +713,212 @@ class _Route:
 
 
 # --------------------------------------------------------------------------------------------
+# Discord's published contract
+# --------------------------------------------------------------------------------------------
+
+CONTRACT_PATH: Final = Path(__file__).resolve().parents[1] / "data" / "discord_contract.json"
+"""Derived from Discord's OpenAPI description by tests/data/derive_discord_contract.py."""
+
+_CONTRACT_URI = "urn:imagen-bot:discord-contract"
+
+# A validator keyword -> Discord's error code and message for it (``{v}`` is the keyword's value).
+_DISCORD_ERRORS: dict[str, tuple[str, str]] = {
+    "maxLength": ("BASE_TYPE_MAX_LENGTH", "Must be {v} or fewer in length."),
+    "minLength": ("BASE_TYPE_MIN_LENGTH", "Must be {v} or more in length."),
+    "maxItems": ("BASE_TYPE_MAX_LENGTH", "Must be {v} or fewer in length."),
+    "minItems": ("BASE_TYPE_MIN_LENGTH", "Must be {v} or more in length."),
+    "maxProperties": ("BASE_TYPE_MAX_LENGTH", "Must be {v} or fewer in length."),
+    "maximum": ("NUMBER_TYPE_MAX", "int value should be less than or equal to {v}."),
+    "minimum": ("NUMBER_TYPE_MIN", "int value should be greater than or equal to {v}."),
+    "enum": ("BASE_TYPE_CHOICES", "Value must be one of {v}."),
+    "const": ("BASE_TYPE_CHOICES", "Value must be one of ({v},)."),
+    "required": ("BASE_TYPE_REQUIRED", "This field is required"),
+    "oneOf": ("UNION_TYPE_CHOICES", "Value matches none of the {n} forms allowed here."),
+    "anyOf": ("UNION_TYPE_CHOICES", "Value matches none of the {n} forms allowed here."),
+}
+
+
+@dataclass(frozen=True)
+class ContractViolation:
+    """A request the bot sent that Discord's published description refuses."""
+
+    route: str
+    """The operation as the description names it, e.g. ``POST /channels/{channel_id}/messages``."""
+    field: str
+    """Where in the JSON body, dotted as in Discord's error body (``data.embeds.0.title``)."""
+    reason: str
+    code: str = "BASE_TYPE_INVALID"
+
+    def __str__(self) -> str:
+        return f"{self.route}: {self.field or '(body)'}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class _Operation:
+    id: str
+    method: str
+    path: str
+    body: JSON | None
+    """``{"required": bool, "schema": ...}``, or None for an operation without a JSON body."""
+    discriminator: JSON | None
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class _Contract:
+    """The derived description: finds a request's operation and checks its JSON body."""
+
+    def __init__(self, document: JSON) -> None:
+        resource = Resource.from_contents(document, default_specification=DRAFT202012)
+        self._registry: Registry[Any] = Registry().with_resource(_CONTRACT_URI, resource)
+        self._validators: dict[str, jsonschema.Draft202012Validator] = {}
+        ops: list[tuple[tuple[int, ...], re.Pattern[str], _Operation]] = []
+        for op_id, op in document["operations"].items():
+            segments = op["path"].split("/")
+            params = tuple(int(seg.startswith("{")) for seg in segments)
+            regex = "/".join("[^/]+" if seg[:1] == "{" else re.escape(seg) for seg in segments)
+            operation = _Operation(
+                op_id, op["method"], op["path"], op["request_body"], op.get("discriminator")
+            )
+            ops.append((params, re.compile(regex), operation))
+        # Literal segments (``@original``, ``@me``) win over templated ones, as on Discord.
+        self._operations = [o for _, _, o in sorted(ops, key=lambda o: o[0])]
+        self._patterns = {o.id: pattern for _, pattern, o in ops}
+
+    def operation(self, method: str, path: str) -> _Operation | None:
+        for op in self._operations:
+            if op.method == method and self._patterns[op.id].fullmatch(path):
+                return op
+        return None
+
+    def _validator(self, pointer: str) -> jsonschema.Draft202012Validator:
+        validator = self._validators.get(pointer)
+        if validator is None:
+            validator = jsonschema.Draft202012Validator(
+                {"$ref": f"{_CONTRACT_URI}#{pointer}"}, registry=self._registry
+            )
+            self._validators[pointer] = validator
+        return validator
+
+    def check(self, op: _Operation, body: Any) -> list[ContractViolation]:
+        if op.body is None:
+            return []
+        if body is None:
+            if not op.body["required"]:
+                return []
+            return [_violation(op.route, [], "required", None)]
+        pointer = f"/operations/{op.id}/request_body/schema"
+        if op.discriminator is not None and isinstance(body, dict):
+            key = op.discriminator["property"]
+            choices: dict[str, str] = op.discriminator["mapping"]
+            value = body.get(key)
+            chosen = choices.get(str(value)) if isinstance(value, int) else None
+            if chosen is None:
+                allowed = tuple(sorted(int(k) for k in choices))
+                return [_violation(op.route, [key], "enum", allowed)]
+            pointer = chosen.removeprefix("#")
+        errors = self._validator(pointer).iter_errors(body)
+        found = {_to_violation(op.route, leaf) for error in errors for leaf in _leaves(error)}
+        return sorted(found, key=lambda v: (v.field, v.reason))
+
+
+def _leaves(error: jsonschema.ValidationError) -> list[jsonschema.ValidationError]:
+    """The errors that say what is wrong, under a failed ``oneOf`` / ``anyOf``.
+
+    Members of a union whose own type or ``type`` field does not fit the value are for another
+    kind of value; of the members left, report what one says, or what all of them say.
+    """
+    if not error.context:
+        return [error]
+    depth = len(error.absolute_path)
+    members: dict[Any, list[jsonschema.ValidationError]] = {}
+    for sub in error.context:
+        members.setdefault(sub.relative_schema_path[0], []).append(sub)
+
+    def other_kind(sub: jsonschema.ValidationError) -> bool:
+        path = list(sub.absolute_path)
+        at_value = len(path) == depth
+        at_type_field = len(path) == depth + 1 and path[-1] == "type"
+        return sub.validator in ("type", "enum", "const") and (at_value or at_type_field)
+
+    fitting = [subs for subs in members.values() if not any(other_kind(s) for s in subs)]
+    said = [[leaf for sub in subs for leaf in _leaves(sub)] for subs in fitting]
+    if len(said) == 1:
+        return said[0]
+
+    def key(e: jsonschema.ValidationError) -> tuple[Any, ...]:
+        return (*e.absolute_path, e.validator)
+
+    common = set.intersection(*({key(e) for e in leaves} for leaves in said)) if said else set()
+    return [e for e in said[0] if key(e) in common] if common else [error]
+
+
+def _violation(route: str, path: list[Any], keyword: str, value: Any) -> ContractViolation:
+    code, message = _DISCORD_ERRORS[keyword]
+    size = len(value) if isinstance(value, list | tuple) else 0
+    text = message.format(v=value, n=size)
+    return ContractViolation(route, ".".join(map(str, path)), text, code)
+
+
+def _to_violation(route: str, error: jsonschema.ValidationError) -> ContractViolation:
+    path = list(error.absolute_path)
+    keyword = str(error.validator)
+    if keyword == "required" and isinstance(error.instance, dict):
+        required: list[str] = (
+            list(error.schema.get("required", [])) if isinstance(error.schema, dict) else []
+        )
+        missing = [p for p in required if p not in error.instance]
+        return _violation(route, [*path, *missing[:1]], keyword, None)
+    if keyword in _DISCORD_ERRORS:
+        return _violation(route, path, keyword, error.validator_value)
+    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    return ContractViolation(route, ".".join(map(str, path)), message)
+
+
+def _form_errors(violations: Iterable[ContractViolation]) -> JSON:
+    """Discord's nested ``errors`` object of a 50035 Invalid Form Body answer."""
+    tree: JSON = {}
+    for v in violations:
+        node = tree
+        for key in v.field.split(".") if v.field else []:
+            node = node.setdefault(key, {})
+        node.setdefault("_errors", []).append({"code": v.code, "message": v.reason})
+    return tree
+
+
+_CONST_KEYS = {"const", "title", "description"}
+
+
+def _consts_as_enum(node: Any) -> Any:
+    """``oneOf`` distinct ``const`` members, as the description spells its enums, as ``enum``.
+
+    The same meaning; jsonschema checks an ``enum`` many times faster than a ``oneOf``, and the
+    fake checks every message body.
+    """
+    if isinstance(node, list):
+        return [_consts_as_enum(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _consts_as_enum(value) for key, value in node.items()}
+    members = out.get("oneOf")
+    if not isinstance(members, list) or not members:
+        return out
+    if all(isinstance(m, dict) and "const" in m and m.keys() <= _CONST_KEYS for m in members):
+        values = [m["const"] for m in members]
+        if len({json.dumps(v) for v in values}) == len(values):
+            del out["oneOf"]
+            out["enum"] = values
+    return out
+
+
+@functools.cache
+def _load_contract(path: Path) -> _Contract:
+    return _Contract(_consts_as_enum(json.loads(path.read_text(encoding="utf-8"))))
+
+
+# --------------------------------------------------------------------------------------------
 # The fake
 # --------------------------------------------------------------------------------------------
 
@@ -729,6 +942,7 @@ class FakeDiscord:
         app_permissions: int = DEFAULT_APP_PERMISSIONS,
         ratelimit_headers: bool = True,
         dispatch_timeout: float = 10.0,
+        contract_path: Path = CONTRACT_PATH,
     ) -> None:
         self.application_id = application_id
         self.token = token
@@ -747,6 +961,9 @@ class FakeDiscord:
         # recording
         self.calls: list[RecordedCall] = []
         self.unhandled_calls: list[RecordedCall] = []
+        self.contract_violations: list[ContractViolation] = []
+        """Every request body Discord's description refuses (see :meth:`assert_contract_kept`)."""
+        self._contract = _load_contract(contract_path)
         self.identify_payloads: list[JSON] = []
         self.resume_payloads: list[JSON] = []
         self.gateway_connects = 0
@@ -1219,6 +1436,11 @@ class FakeDiscord:
     def sync_count(self) -> int:
         return len(self.command_syncs)
 
+    @property
+    def served_routes(self) -> list[tuple[str, str]]:
+        """(method, path regex) of every REST route the fake answers."""
+        return [(r.method, r.template) for r in self._routes]
+
     # ------------------------------------------------------------------ fault injection
 
     def inject(
@@ -1417,6 +1639,9 @@ class FakeDiscord:
                 if match is not None:
                     route = r
                     break
+        rejected = self._check_contract(call, route, text)
+        if rejected is not None:
+            return rejected
         fault = self._take_fault(call.method, call.path)
         if fault is not None:
             if fault.delay:
@@ -1426,7 +1651,7 @@ class FakeDiscord:
         if route is None or match is None:
             self.unhandled_calls.append(call)
             return _Reply(404, {"message": "404: Not Found", "code": 0})
-        if route.auth and call.headers.get("authorization") != f"Bot {self.token}":
+        if route.auth and not self._authorized(call):
             return _Reply(
                 *ERR_UNAUTHORIZED[:1], _error_body(ERR_UNAUTHORIZED[1], ERR_UNAUTHORIZED[2])
             )
@@ -1435,6 +1660,58 @@ class FakeDiscord:
             for k, v in self._ratelimit_headers(route).items():
                 reply.headers.setdefault(k, v)
         return reply
+
+    def _authorized(self, call: RecordedCall) -> bool:
+        return call.headers.get("authorization") == f"Bot {self.token}"
+
+    def _check_contract(
+        self, call: RecordedCall, route: _Route | None, text: str | None
+    ) -> _Reply | None:
+        """Record, and answer 400 Invalid Form Body as Discord does, a body its description refuses.
+
+        Unknown routes (404) and unauthenticated calls (401) are answered before the body counts.
+        """
+        if route is None or (route.auth and not self._authorized(call)):
+            return None
+        op = self._contract.operation(call.method, call.path)
+        if op is None:
+            self.contract_violations.append(
+                ContractViolation(
+                    f"{call.method} {route.template}",
+                    "",
+                    "the fake serves this route but the contract has no operation for it: "
+                    "add it to BOT_ROUTES in tests/data/derive_discord_contract.py",
+                )
+            )
+            return None
+        if call.json is None and call.files:
+            return None  # files without a payload_json part: no JSON to check
+        if call.json is None and text is not None:  # a body, but not JSON
+            found = [] if op.body is None else [ContractViolation(op.route, "", "not JSON")]
+        else:
+            found = self._contract.check(op, call.json)
+        if not found:
+            return None
+        self.contract_violations.extend(found)
+        errors = _form_errors(found)
+        return _Reply(400, {"code": 50035, "message": "Invalid Form Body", "errors": errors})
+
+    def contract_route(self, method: str, path: str) -> str | None:
+        """The description's name of the operation a request goes to (None: not in the contract)."""
+        op = self._contract.operation(method, path)
+        return None if op is None else op.route
+
+    def assert_contract_kept(self) -> None:
+        """Raise AssertionError naming route, field and reason of every refused request."""
+        if not self.contract_violations:
+            return
+        shown = [f"  {v}" for v in self.contract_violations[:20]]
+        if len(self.contract_violations) > len(shown):
+            shown.append(f"  ... and {len(self.contract_violations) - len(shown)} more")
+        raise AssertionError(
+            "FakeDiscord saw requests that Discord's published API description refuses:\n"
+            + "\n".join(shown)
+        )
 
     async def _fallback_handler(self, request: web.Request) -> web.StreamResponse:
         return self._json_response(404, {"message": "404: Not Found", "code": 0})
