@@ -197,15 +197,15 @@ class GenerationService:
     async def prepare(self, req: ImagineRequest) -> PreparedJob:
         """Run every check in order and reserve the credits; raises before anything is charged.
 
-        Order: allowed channel, ban, blocklist, model and parameters, cooldown, per-user job
-        limit, budget.
+        Order: allowed channel, ban, model and parameters, cooldown, per-user job limit,
+        blocklist, budget. The cheap per-member checks come first: the blocklist's work is
+        bounded, but it is the one check a hostile server can make expensive.
         """
         if not self.accepting:
             raise ShuttingDownError()
         ctx = await self.policy.context(req.guild_id, req.user_id)
         gs = ctx.settings if ctx else None
         self.policy.check_access(ctx, req.channel_id)
-        await self.policy.check_text(req.guild_id, [req.prompt, req.negative_prompt or ""])
         model = self.resolve_model(req, ctx)
         api_request = self.validate(req, model, gs)
         scope = self.scope_for(req, gs)
@@ -215,6 +215,9 @@ class GenerationService:
         in_flight = self.queue.in_flight(req.user_id)
         if in_flight >= self.queue.max_per_user:
             raise QueueFullError(in_flight)
+        await self.policy.check_text(
+            req.guild_id, [api_request.prompt, api_request.negative_prompt]
+        )
         credits = model.credits_per_image * api_request.count
         budget_day, bot_day = self.ledger.days(scope)
         job = NewJob(
