@@ -82,6 +82,13 @@ def _install_signal_handlers(bot: ImagenBot) -> None:
 async def run_check(settings: Settings, *, offline: bool) -> int:
     failures = 0
     print("ok    configuration")
+    if settings.bot_daily_usd_cap is None:
+        # Anyone can add /imagine to their own account and use it wherever they are: the
+        # bot-wide cap is the one limit on the whole bill.
+        print(
+            "warn  BOT_DAILY_USD_CAP is not set: nothing caps what the bot spends in a day. "
+            "Set it in .env (see .env.example)"
+        )
     try:
         db = await Database.open(settings.database_path)
     except StorageError as exc:

@@ -86,6 +86,16 @@ def member_role_ids(interaction: Interaction) -> tuple[int, ...]:
     return ()
 
 
+def guild_installed(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the server the interaction comes from installed the bot, so its rules and budgets
+    apply. A user install works in any server its user is in; where the bot is neither a member
+    (the guild cache) nor installed as the server's integration, only personal limits count."""
+    guild_id = interaction.guild_id
+    if guild_id is None:
+        return False
+    return interaction.is_guild_integration() or interaction.client.get_guild(guild_id) is not None
+
+
 def can_manage_messages(interaction: Interaction) -> bool:
     perms = interaction.permissions
     return bool(perms.manage_messages or perms.administrator)
@@ -113,6 +123,7 @@ class JobRunner:
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             role_ids=member_role_ids(interaction),
+            guild_installed=guild_installed(interaction),
             **options,
         )
 

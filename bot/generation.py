@@ -45,6 +45,14 @@ class ImagineRequest:
     negative_prompt: str | None = None
     enhance_prompt: bool | None = None
     parent_job_id: int | None = None
+    # False for a user install used in a server that has not installed the bot: that server never
+    # set rules or budgets, so none of its apply, and the member's personal budget is charged.
+    guild_installed: bool = True
+
+    @property
+    def rules_guild_id(self) -> int | None:
+        """The server whose rules and budgets apply, or None for personal ones."""
+        return self.guild_id if self.guild_installed else None
 
 
 @dataclass(slots=True)
@@ -102,9 +110,12 @@ class GenerationService:
     # -- before deferring ---------------------------------------------------------------------
 
     def scope_for(self, req: ImagineRequest, gs: GuildSettings | None) -> Scope:
-        if req.guild_id is None or gs is None:
+        """A server's budget only where that server installed the bot: a budget per server the
+        member merely belongs to would be a fresh allowance in each of them."""
+        guild_id = req.rules_guild_id
+        if guild_id is None or gs is None:
             return personal_scope(req.user_id)
-        return guild_scope(req.guild_id, gs.timezone)
+        return guild_scope(guild_id, gs.timezone)
 
     def resolve_model(self, req: ImagineRequest, ctx: RequestContext | None) -> ModelSpec:
         gs = ctx.settings if ctx else None
@@ -197,15 +208,16 @@ class GenerationService:
     async def prepare(self, req: ImagineRequest) -> PreparedJob:
         """Run every check in order and reserve the credits; raises before anything is charged.
 
-        Order: allowed channel, ban, blocklist, model and parameters, cooldown, per-user job
-        limit, budget.
+        Order: allowed channel, ban, model and parameters, cooldown, per-user job limit,
+        blocklist, budget. The cheap per-member checks come first: the blocklist's work is
+        bounded, but it is the one check a hostile server can make expensive.
         """
         if not self.accepting:
             raise ShuttingDownError()
-        ctx = await self.policy.context(req.guild_id, req.user_id)
+        rules_guild_id = req.rules_guild_id
+        ctx = await self.policy.context(rules_guild_id, req.user_id)
         gs = ctx.settings if ctx else None
         self.policy.check_access(ctx, req.channel_id)
-        await self.policy.check_text(req.guild_id, [req.prompt, req.negative_prompt or ""])
         model = self.resolve_model(req, ctx)
         api_request = self.validate(req, model, gs)
         scope = self.scope_for(req, gs)
@@ -215,6 +227,9 @@ class GenerationService:
         in_flight = self.queue.in_flight(req.user_id)
         if in_flight >= self.queue.max_per_user:
             raise QueueFullError(in_flight)
+        await self.policy.check_text(
+            rules_guild_id, [api_request.prompt, api_request.negative_prompt]
+        )
         credits = model.credits_per_image * api_request.count
         budget_day, bot_day = self.ledger.days(scope)
         job = NewJob(

@@ -19,7 +19,8 @@ from bot.storage import BudgetCheck, BudgetRules, Database, NewJob, Usage
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """Where credits are counted: a server (its own timezone) or a person outside servers (UTC)."""
+    """Where credits are counted: a server that installed the bot (its own timezone), or a person
+    (UTC) in DMs and in servers that did not, one budget whatever the server."""
 
     key: str
     guild_id: int | None
@@ -192,9 +193,13 @@ class Ledger:
         usage = await self._db.usage(scope.key, job.budget_day, job.user_id)
         total = limit.base + usage.grants
         if total == 0:
-            where = "here" if scope.guild_id is not None else "in DMs"
+            whose = (
+                "Your daily budget here"
+                if scope.guild_id is not None
+                else "Your personal daily budget"
+            )
             return BudgetExceededError(
-                f"Your daily budget {where} is 0 credits, so you can't generate images. "
+                f"{whose} is 0 credits, so you can't generate images. "
                 "Ask a server admin if you think this is a mistake.",
                 reset_at=reset,
             )

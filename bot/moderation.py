@@ -11,6 +11,7 @@ import datetime
 import functools
 import itertools
 import logging
+import time
 import unicodedata
 import zoneinfo
 from collections.abc import Iterable, Iterator
@@ -22,9 +23,11 @@ import regex
 from bot.errors import RefusedError, UserInputError
 
 __all__ = [
-    "MATCH_TIMEOUT_S",
+    "CHECK_TIMEOUT_S",
     "MAX_DURATION",
+    "MAX_REGEX_ENTRIES",
     "MAX_REGEX_LENGTH",
+    "MAX_WORD_ENTRIES",
     "MAX_WORD_LENGTH",
     "MIN_DURATION",
     "BlockMatch",
@@ -33,6 +36,7 @@ __all__ = [
     "CompiledEntry",
     "EntryKind",
     "compile_entry",
+    "ensure_room",
     "find_catastrophic_shape",
     "format_duration",
     "normalise",
@@ -47,20 +51,24 @@ EntryKind = Literal["word", "regex"]
 
 MAX_WORD_LENGTH = 100
 MAX_REGEX_LENGTH = 200
-# Per regex call. A blocklist check makes a handful of calls, so even a hostile pattern costs a
-# prompt well under a second of CPU, and a timeout refuses the prompt rather than letting it
-# through.
-MATCH_TIMEOUT_S = 0.05
-# Add-time probes get the same budget: a pattern that cannot answer in time on our probes would
-# refuse real prompts of that shape, so it is turned away while the admin is still there to fix it.
-PROBE_TIMEOUT_S = MATCH_TIMEOUT_S
+# Entries a server's list holds. Every regex runs on every prompt, so their number bounds a
+# check's work; words share one alternation and cost little each.
+MAX_REGEX_ENTRIES = 20
+MAX_WORD_ENTRIES = 500
+# One budget for a whole check: every entry, the prompt and the negative prompt. Running out
+# refuses the prompt rather than letting it through. The check runs on a worker thread
+# (bot/policy.py), so this bounds a thread's time, never the event loop's.
+CHECK_TIMEOUT_S = 0.25
+# Per add-time probe: a pattern that cannot answer in time on our probes would refuse real
+# prompts of that shape, so it is turned away while the admin is still there to fix it.
+PROBE_TIMEOUT_S = 0.05
 # Probe strings are as long as the longest prompt a model accepts (Imagen 4 Preview: 4,000).
 PROBE_LENGTH = 4000
 
 MIN_DURATION = datetime.timedelta(minutes=1)
 MAX_DURATION = datetime.timedelta(days=365)
 
-BLOCKED_MESSAGE = "Your prompt contains a word or phrase that is blocked on this server."
+BLOCKED_MESSAGE = "Your prompt contains something this server doesn't allow. Please rephrase it."
 TIMED_OUT_MESSAGE = (
     "Your prompt could not be checked against this server's blocklist in time, so it was "
     "refused. Try a shorter or simpler prompt."
@@ -544,36 +552,42 @@ class Blocklist:
     """A server's blocklist, compiled once and checked against every prompt.
 
     All word entries share one alternation so a check is one pass over the normalised text; regex
-    entries run one by one, each under :data:`MATCH_TIMEOUT_S`.
+    entries run one by one. The whole check shares one deadline, however many entries and texts.
     """
 
     def __init__(
         self,
         entries: Iterable[BlocklistEntry | CompiledEntry],
         *,
-        timeout: float = MATCH_TIMEOUT_S,
+        timeout: float = CHECK_TIMEOUT_S,
     ) -> None:
         self.timeout = timeout
         self.entries: list[CompiledEntry] = []
         self.rejected: list[tuple[BlocklistEntry, str]] = []
+        counts = dict.fromkeys(_ENTRY_CAPS, 0)
         for item in entries:
-            if isinstance(item, CompiledEntry):
-                self.entries.append(item)
+            entry = item.entry if isinstance(item, CompiledEntry) else item
+            cap = _ENTRY_CAPS.get(entry.kind)
+            if cap is not None and counts[entry.kind] >= cap:
+                # Stored before the cap, or by two adds at once: the cap bounds every check.
+                self._reject(entry, f"the list already has {cap} {entry.kind} entries")
                 continue
-            try:
-                self.entries.append(
-                    compile_entry(item.kind, item.pattern, entry_id=item.id, probe=False)
-                )
-            except UserInputError as exc:
-                # A stored row that no longer validates (rules tightened since it was added):
-                # skip it loudly rather than refuse every prompt in the server.
-                log.error(
-                    "skipping blocklist entry id=%s kind=%s: %s",
-                    item.id,
-                    item.kind,
-                    exc.user_message,
-                )
-                self.rejected.append((item, exc.user_message))
+            if isinstance(item, CompiledEntry):
+                compiled = item
+            else:
+                try:
+                    # Stored entries were probed when added; a probe overrunning now, on a busy
+                    # machine, must not refuse every prompt in the server.
+                    compiled = compile_entry(
+                        entry.kind, entry.pattern, entry_id=entry.id, probe=False
+                    )
+                except UserInputError as exc:
+                    # A stored row that no longer validates (rules tightened since it was added):
+                    # skip it loudly rather than refuse every prompt in the server.
+                    self._reject(entry, exc.user_message)
+                    continue
+            counts[entry.kind] += 1
+            self.entries.append(compiled)
 
         self._words: dict[str, CompiledEntry] = {}
         for compiled in self.entries:
@@ -587,6 +601,10 @@ class Blocklist:
             body = "|".join(_word_regex_source(w) for w in ordered)
             self._word_pattern = regex.compile(_bounded(body), regex.IGNORECASE)
 
+    def _reject(self, entry: BlocklistEntry, reason: str) -> None:
+        log.error("skipping blocklist entry id=%s kind=%s: %s", entry.id, entry.kind, reason)
+        self.rejected.append((entry, reason))
+
     def __len__(self) -> int:
         return len(self.entries)
 
@@ -594,41 +612,42 @@ class Blocklist:
         """Return the first entry that matches the prompt or an extra text (negative prompt).
 
         Word entries match the normalised text; regex entries match the normalised text and the
-        text as typed (so an admin's ``discord\\.gg/`` still works). A regex that runs out of time
-        counts as a match: the prompt is refused rather than let through unchecked.
+        text as typed (so an admin's ``discord\\.gg/`` still works). A check that runs out of
+        time counts as a match: the prompt is refused rather than let through unchecked.
         """
         if not self.entries:
             return None  # most servers have no list: skip normalising on the way to the defer
+        deadline = time.monotonic() + self.timeout
         for index, text in enumerate((prompt, *extra_texts)):
             if not text:
                 continue
-            found = self._check_one(text, index)
+            found = self._check_one(text, index, deadline)
             if found is not None:
                 return found
         return None
 
-    def _check_one(self, text: str, index: int) -> BlockMatch | None:
+    def _check_one(self, text: str, index: int, deadline: float) -> BlockMatch | None:
         normalised = normalise(text)
         if self._word_pattern is not None and normalised:
             try:
-                m = self._word_pattern.search(normalised, timeout=self.timeout)
+                m = _search(self._word_pattern, normalised, deadline)
             except TimeoutError:
                 first = next(iter(self._words.values()))
                 return self._timed_out(first, index, len(text))
             if m is not None:
-                return BlockMatch(self._word_entry(m.group(0)).entry, index)
+                return BlockMatch(self._word_entry(m.group(0), deadline).entry, index)
         candidates = (normalised, text) if normalised != text else (text,)
         for compiled in self._regexes:
             assert compiled.regex is not None
             for candidate in candidates:
                 try:
-                    if compiled.regex.search(candidate, timeout=self.timeout) is not None:
+                    if _search(compiled.regex, candidate, deadline) is not None:
                         return BlockMatch(compiled.entry, index)
                 except TimeoutError:
                     return self._timed_out(compiled, index, len(text))
         return None
 
-    def _word_entry(self, matched: str) -> CompiledEntry:
+    def _word_entry(self, matched: str, deadline: float) -> CompiledEntry:
         key = " ".join(matched.casefold().split())
         found = self._words.get(key)
         if found is not None:
@@ -639,15 +658,15 @@ class Blocklist:
             if compiled.regex is None:
                 continue
             try:
-                if compiled.regex.search(matched, timeout=self.timeout) is not None:
+                if _search(compiled.regex, matched, deadline) is not None:
                     return compiled
             except TimeoutError:
-                return compiled  # a literal cannot really be slow; fail closed all the same
+                return compiled  # out of time: any word entry will do to refuse the prompt
         return next(iter(self._words.values()))
 
     def _timed_out(self, compiled: CompiledEntry, index: int, length: int) -> BlockMatch:
         log.warning(
-            "blocklist check timed out after %.0f ms on %s entry id=%s "
+            "blocklist check timed out (its budget is %.0f ms) at %s entry id=%s "
             "(pattern %r, text %d chars); refusing the prompt",
             self.timeout * 1000,
             compiled.kind,
@@ -656,6 +675,32 @@ class Blocklist:
             length,
         )
         return BlockMatch(compiled.entry, index, timed_out=True)
+
+
+_ENTRY_CAPS: dict[str, int] = {"word": MAX_WORD_ENTRIES, "regex": MAX_REGEX_ENTRIES}
+
+
+def _search(pattern: _Pattern, text: str, deadline: float) -> _Match | None:
+    """``pattern.search`` within what is left of a check's budget; TimeoutError once none is."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError
+    return pattern.search(text, timeout=left)
+
+
+def ensure_room(kind: str, stored: int) -> None:
+    """Refuse adding an entry of ``kind`` to a list that already holds ``stored`` of them."""
+    if kind == "regex" and stored >= MAX_REGEX_ENTRIES:
+        raise UserInputError(
+            f"This server already has {MAX_REGEX_ENTRIES} regex entries, the most it can have. "
+            "Remove one first (/imagine-admin blocklist remove), or block words and phrases "
+            f"instead (up to {MAX_WORD_ENTRIES})."
+        )
+    if kind == "word" and stored >= MAX_WORD_ENTRIES:
+        raise UserInputError(
+            f"This server already has {MAX_WORD_ENTRIES} blocked words and phrases, the most it "
+            "can have. Remove one first (/imagine-admin blocklist remove)."
+        )
 
 
 # --------------------------------------------------------------------------------------------

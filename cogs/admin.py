@@ -8,7 +8,6 @@ time (``require_server_manager``). Every change is audited through ``bot.audit``
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -35,7 +34,6 @@ from bot.errors import ImagenError, UserInputError
 from bot.generation import PreparedJob
 from bot.moderation import (
     MAX_REGEX_LENGTH,
-    compile_entry,
     format_duration,
     parse_duration,
     sanitize_for_display,
@@ -570,8 +568,9 @@ class AdminGroup(app_commands.Group):
     ) -> None:
         guild_id = _guild_id(interaction)
         pattern = pattern.strip() if kind == "word" else pattern
-        # Raises UserInputError saying what is wrong; the slow-pattern probe runs off the loop.
-        await asyncio.to_thread(compile_entry, kind, pattern)
+        # Raises UserInputError saying what is wrong (list full, bad or slow pattern); the
+        # probes run off the loop, in the server's turn with its prompt checks.
+        await self.bot.services.policy.new_entry(guild_id, kind, pattern)
         added = await self.bot.db.add_blocklist(
             guild_id=guild_id, kind=kind, pattern=pattern, added_by=interaction.user.id
         )

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.audit import record_admin_action
 from bot.catalogue import MODELS
 from bot.client import ImagenBot
-from bot.delivery import member_role_ids
+from bot.delivery import guild_installed, member_role_ids
 from bot.ledger import (
     MAX_CREDITS,
     Quota,
@@ -243,7 +243,7 @@ class QuotaCog(commands.Cog):
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def quota(self, interaction: Interaction) -> None:
-        if interaction.guild_id is not None:
+        if interaction.guild_id is not None and guild_installed(interaction):
             settings = await self.bot.db.guild_settings(interaction.guild_id)
             scope = guild_scope(interaction.guild_id, settings.timezone)
         else:

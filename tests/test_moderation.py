@@ -29,6 +29,8 @@ from bot.moderation import (
 
 # Any code point, lone surrogates included: JSON from Discord can carry "\ud800".
 ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=()), max_size=300)
+# Property tests run on a loaded CI machine: no per-example deadline, which would only measure load.
+RELAXED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def words(*patterns: str) -> Blocklist:
@@ -79,6 +81,7 @@ def test_normalise_keeps_digits_and_other_scripts() -> None:
     assert normalise("東京 ΦΩ") == "東京 φω"
 
 
+@RELAXED
 @given(ANY_TEXT)
 def test_normalise_never_raises_and_is_idempotent(text: str) -> None:
     once = normalise(text)
@@ -283,7 +286,7 @@ def test_regex_timeout_counts_as_blocked(caplog: pytest.LogCaptureFixture) -> No
         elapsed = time.perf_counter() - started
     assert match == BlockMatch(entry, 0, timed_out=True)
     assert "could not be checked" in match.user_message
-    assert elapsed < 1.0
+    assert elapsed < 30, "without the deadline this search runs for hours"
     assert any("timed out" in record.getMessage() for record in caplog.records)
     error = match.to_error()
     assert isinstance(error, RefusedError)
@@ -314,11 +317,19 @@ def test_empty_blocklist_allows_everything() -> None:
     assert Blocklist([]).check("anything at all", "and more") is None
 
 
-@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@settings(RELAXED, max_examples=50)
 @given(ANY_TEXT, st.one_of(st.none(), ANY_TEXT))
-def test_check_never_raises(prompt: str, negative: str | None) -> None:
-    result = MIXED.check(prompt, negative)
-    assert result is None or isinstance(result, BlockMatch)
+def test_check_finds_a_blocked_word_whatever_surrounds_it(
+    prompt: str, negative: str | None
+) -> None:
+    in_prompt = MIXED.check(prompt)
+    found = MIXED.check(prompt, f"{negative or ''} bad")
+    assert found is not None and not found.timed_out
+    if in_prompt is not None:
+        assert found == in_prompt  # the prompt is checked before the negative prompt
+    else:
+        assert found.text_index == 1
+        assert found.entry.kind == "regex" or found.entry.pattern in ("bad", "red panda")
 
 
 def test_check_handles_nul_and_long_text() -> None:
@@ -326,7 +337,9 @@ def test_check_handles_nul_and_long_text() -> None:
     assert MIXED.check("x\x00y " * 2_500, "\x00") is None
     assert MIXED.check("\x00" * 5_000 + " bad " + "\x00" * 5_000) is not None
     random_text = "".join(random.Random(1).choices(string.printable + "é\u200bа", k=10_000))
-    MIXED.check(random_text)
+    assert MIXED.check(random_text) is None
+    found = MIXED.check(random_text[:5_000] + " bad " + random_text[5_000:])
+    assert found is not None and found.entry.pattern == "bad" and not found.timed_out
 
 
 MIXED = Blocklist(
@@ -426,6 +439,7 @@ def test_format_duration(td: datetime.timedelta, text: str) -> None:
     assert format_duration(td) == text
 
 
+@RELAXED
 @given(st.integers(min_value=60, max_value=int(MAX_DURATION.total_seconds())))
 def test_format_duration_round_trips(seconds: int) -> None:
     td = datetime.timedelta(seconds=seconds)
@@ -522,6 +536,7 @@ def test_sanitize_truncates_with_ellipsis() -> None:
         sanitize_for_display("x", 0)
 
 
+@RELAXED
 @given(ANY_TEXT, st.integers(min_value=1, max_value=300))
 def test_sanitize_never_exceeds_limit_or_leaks_mentions(text: str, limit: int) -> None:
     out = sanitize_for_display(text, limit)

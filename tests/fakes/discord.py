@@ -2317,6 +2317,7 @@ class FakeDiscord:
         message: JSON | None = None,
         locale: str = "en-US",
         app_permissions: int | None = None,
+        user_install: bool = False,
     ) -> FakeInteraction:
         invoker = self._resolve_user(user)
         iid = self.snowflake()
@@ -2382,7 +2383,11 @@ class FakeDiscord:
                 channel=channel_payload,
                 member=member_payload,
                 context=0,
-                authorizing_integration_owners={"0": str(gid)},
+                # A user install is authorised by its user, not by the server (which may not
+                # have the bot at all).
+                authorizing_integration_owners=(
+                    {"1": str(invoker.id)} if user_install else {"0": str(gid)}
+                ),
             )
         if message is not None:
             payload["message"] = message
@@ -2533,11 +2538,13 @@ class FakeDiscord:
         dm: bool = False,
         locale: str = "en-US",
         app_permissions: int | None = None,
+        user_install: bool = False,
     ) -> FakeInteraction:
         """Dispatch a CHAT_INPUT application command (interaction type 2).
 
         ``name`` may contain the subcommand path (``"imagine-admin budget role"``), or pass it
         as ``subcommand``. The command must have been synced (guild commands win over global).
+        ``user_install`` sends it as authorised by the user's own install of the app.
         """
         parts = name.split()
         if len(parts) > 1:
@@ -2567,6 +2574,7 @@ class FakeDiscord:
             roles=roles,
             locale=locale,
             app_permissions=app_permissions,
+            user_install=user_install,
         )
         return await self._send_interaction(it)
 
