@@ -50,6 +50,7 @@ ENV DATABASE_PATH=/data/imagen-bot.sqlite3 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
     PATH=/opt/venv/bin:$PATH
 
 VOLUME /data

@@ -224,6 +224,7 @@ def test_image_config(image: dict[str, Any]) -> None:
     env = dict(item.split("=", 1) for item in cfg["Env"])
     assert env["DATABASE_PATH"] == "/data/imagen-bot.sqlite3"
     assert env["HEALTH_PORT"] == "8080"
+    assert env["HEALTH_HOST"] == "0.0.0.0"  # inside the container; published on 127.0.0.1
     assert env["PYTHONUNBUFFERED"] == "1"
     assert env["PATH"].startswith("/opt/venv/bin:")
     assert cfg["Entrypoint"] == ["python", "-m", "bot"]

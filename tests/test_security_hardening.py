@@ -7,8 +7,11 @@ AI/ML API on 127.0.0.1, real sockets, a real aiohttp error from a real request.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import ipaddress
+import socket
 import struct
 import warnings
 import zlib
@@ -20,6 +23,7 @@ from PIL import Image
 from bot import images
 from bot.api import AimlApiClient, GenerationRequest
 from bot.catalogue import MODELS
+from bot.config import ConfigError, load_settings
 from bot.errors import ImageDownloadError
 from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.harness import Stack, eventually, running_bot
@@ -132,3 +136,75 @@ async def test_a_bomb_fails_the_job_with_a_refund_end_to_end(stack: Stack) -> No
             lambda: (m := after.original_message()) and m["attachments"], 30, "the next images"
         )
         assert len(done) == 1
+
+
+# -- 4. where /healthz and /metrics listen -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def outside_address() -> str | None:
+    """This machine's address on its default route (no packet is sent), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("198.51.100.1", 9))
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+async def reachable(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+    except OSError:
+        return False
+    writer.close()
+    await writer.wait_closed()
+    return True
+
+
+async def test_health_listens_on_loopback_only_by_default(stack: Stack) -> None:
+    port = free_port()
+    async with running_bot(stack, HEALTH_PORT=str(port)) as bot:
+        assert bot.health is not None
+        assert bot.health.host == "127.0.0.1"
+        assert await reachable("127.0.0.1", port)
+        outside = outside_address()
+        if outside is not None:
+            assert not await reachable(outside, port), f"/metrics answered on {outside}"
+
+
+async def test_health_host_every_interface_is_honoured(stack: Stack) -> None:
+    port = free_port()
+    async with running_bot(stack, HEALTH_PORT=str(port), HEALTH_HOST="0.0.0.0") as bot:
+        assert bot.health is not None
+        assert bot.health.host == "0.0.0.0"
+        outside = outside_address()
+        if outside is not None:
+            assert await reachable(outside, port)
+
+
+BASE_ENV = {"DISCORD_TOKEN": "x.y.z", "AIMLAPI_KEY": "k"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, "127.0.0.1"), ("0.0.0.0", "0.0.0.0"), (" ::1 ", "::1"), ("::", "::")],
+)
+def test_health_host_setting(value: str | None, expected: str) -> None:
+    env = dict(BASE_ENV) if value is None else {**BASE_ENV, "HEALTH_HOST": value}
+    assert load_settings(env, env_file=None).health_host == expected
+
+
+@pytest.mark.parametrize("value", ["localhost", "0.0.0.0:8080", "256.1.1.1", "eth0"])
+def test_a_bad_health_host_is_named(value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings({**BASE_ENV, "HEALTH_HOST": value}, env_file=None)
+    message = str(info.value)
+    assert message.startswith("HEALTH_HOST is invalid") and "127.0.0.1" in message
+    assert "\n" not in message
