@@ -91,6 +91,20 @@ def can_manage_messages(interaction: Interaction) -> bool:
     return bool(perms.manage_messages or perms.administrator)
 
 
+def may_use_job(interaction: Interaction, row: JobRow) -> bool:
+    """A button's custom_id names its job and can be forged; the message clicked cannot.
+
+    A click acts on a job only in the job's own server (if it has one), and only from the job's
+    own message or by the member who asked for it. Jobs in DMs and user installs have no server
+    to check, so the message (or the requester) is all that stands between them and anyone.
+    """
+    if row.guild_id is not None and row.guild_id != interaction.guild_id:
+        return False
+    message = interaction.message
+    on_its_message = message is not None and message.id == row.message_id
+    return on_its_message or interaction.user.id == row.user_id
+
+
 class JobRunner:
     """Runs jobs for the bot, tracks them for cancel and shutdown, and delivers their images."""
 
@@ -472,8 +486,9 @@ class JobRunner:
     # -- result buttons -----------------------------------------------------------------------
 
     async def _job_or_tell(self, interaction: Interaction, job_id: int) -> JobRow | None:
+        """The job a result button names, if this click may act on it (``may_use_job``)."""
         row = await self.service.db.get_job(job_id)
-        if row is None or (row.guild_id is not None and row.guild_id != interaction.guild_id):
+        if row is None or not may_use_job(interaction, row):
             await interaction.response.send_message(
                 "I can't find that generation any more.", ephemeral=True
             )

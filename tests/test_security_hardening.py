@@ -11,6 +11,7 @@ import asyncio
 import base64
 import io
 import ipaddress
+import json
 import socket
 import struct
 import warnings
@@ -26,6 +27,7 @@ from bot.catalogue import MODELS
 from bot.config import ConfigError, load_settings
 from bot.errors import ImageDownloadError
 from tests.fakes.aimlapi import FakeAimlApi, Fault
+from tests.fakes.discord import FakeInteraction, FakeUser
 from tests.harness import Stack, eventually, running_bot
 
 FAST = MODELS[0]
@@ -208,3 +210,113 @@ def test_a_bad_health_host_is_named(value: str) -> None:
     message = str(info.value)
     assert message.startswith("HEALTH_HOST is invalid") and "127.0.0.1" in message
     assert "\n" not in message
+
+
+# -- 6. buttons name their job in a custom_id anyone can forge -----------------------------------
+
+P_MANAGE_MESSAGES = 1 << 13
+NOT_FOUND = "I can't find that generation any more."
+
+
+async def result_of(it: FakeInteraction) -> dict[str, Any]:
+    """The job's result message, once it carries its images."""
+
+    def done() -> dict[str, Any] | None:
+        message = it.original_message()
+        return message if message is not None and message["attachments"] else None
+
+    found: dict[str, Any] = await eventually(done, 30, f"the images of {it.id}")
+    return found
+
+
+def job_of(message: dict[str, Any]) -> int:
+    return int(message["attachments"][0]["filename"].split("-")[1])
+
+
+async def forged_click(
+    stack: Stack,
+    message: dict[str, Any],
+    custom_id: str,
+    user: FakeUser,
+    member_permissions: int | None = None,
+) -> str:
+    """``user`` clicks ``custom_id`` on ``message``; the private answer, which must be a refusal.
+
+    discord.py dispatches only a custom_id the clicked message carries, as Discord guarantees;
+    a forged payload carries it in a forged copy of a message the clicker can see.
+    """
+    button = {"type": 2, "style": 1, "label": "x", "custom_id": custom_id}
+    forged = {**message, "components": [{"type": 1, "components": [button]}]}
+    dm = message.get("guild_id") is None
+    it = stack.discord._new_interaction(
+        3,
+        {"custom_id": custom_id, "component_type": 2},
+        user=user,
+        guild_id=None if dm else int(message["guild_id"]),
+        channel_id=int(message["channel_id"]),
+        dm=dm,
+        member_permissions=member_permissions,
+        roles=None,
+        message=forged,
+    )
+    await stack.discord._send_interaction(it)
+    answer = await it.wait_response(15)
+    assert answer.type == 4 and answer.data["flags"] & 64, answer
+    assert answer.data["content"] == NOT_FOUND
+    return json.dumps(answer.data)
+
+
+async def test_forged_buttons_on_a_dm_job_reveal_nothing(stack: Stack) -> None:
+    owner = stack.discord.add_user(FakeUser(1_300_000_000_000_000_001, "owner", "Owner"))
+    prompt, seed = "a secret birthday card for mum", 987_654
+    async with running_bot(stack, DEFAULT_DAILY_CREDITS="50") as bot:
+        theirs = await result_of(
+            await stack.discord.slash(
+                "imagine", {"prompt": prompt, "seed": seed}, user=owner, dm=True
+            )
+        )
+        job = job_of(theirs)
+        assert (await bot.db.get_job(job)).guild_id is None  # type: ignore[union-attr]
+
+        # Someone else, on a message of their own, in their DMs and in a server where they hold
+        # Manage Messages, clicks buttons whose custom_id names that job.
+        attacker = stack.discord.member
+        in_dm = await result_of(
+            await stack.discord.slash("imagine", {"prompt": "mine"}, user=attacker.user, dm=True)
+        )
+        in_server = await result_of(
+            await stack.discord.slash("imagine", {"prompt": "mine too"}, user=attacker)
+        )
+        calls = len(stack.api.requests)
+        for message, perms in ((in_dm, None), (in_server, P_MANAGE_MESSAGES)):
+            for action in ("details", "edit", "reroll", "delete"):
+                custom_id = f"imagen:{action}:{job}"
+                text = await forged_click(stack, message, custom_id, attacker.user, perms)
+                assert "birthday" not in text and str(seed) not in text
+        assert len(stack.api.requests) == calls, "a forged Reroll ran a job"
+        assert stack.discord.get_message(int(in_dm["id"])) is not None
+        assert stack.discord.get_message(int(in_server["id"])) is not None
+
+        # The requester's own click works.
+        details = await stack.discord.click(theirs["id"], f"imagen:details:{job}", user=owner)
+        text = json.dumps((await details.wait_response(15)).data)
+        assert "birthday" in text and str(seed) in text
+
+
+async def test_a_forged_button_on_a_server_job_is_refused_but_its_own_message_works(
+    stack: Stack,
+) -> None:
+    async with running_bot(stack, DEFAULT_DAILY_CREDITS="50"):
+        owner, other = stack.discord.member, stack.discord.admin
+        theirs = await result_of(
+            await stack.discord.slash("imagine", {"prompt": "a lantern festival"}, user=owner)
+        )
+        job = job_of(theirs)
+        mine = await result_of(
+            await stack.discord.slash("imagine", {"prompt": "a kite"}, user=other)
+        )
+        text = await forged_click(stack, mine, f"imagen:details:{job}", other.user)
+        assert "lantern" not in text
+        # On the job's own message anyone in the channel may look: the message shows it anyway.
+        shared = await stack.discord.click(theirs["id"], f"imagen:details:{job}", user=other)
+        assert "lantern" in json.dumps((await shared.wait_response(15)).data)
