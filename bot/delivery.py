@@ -70,6 +70,15 @@ def _post_in_channel_instead(exc: discord.HTTPException) -> bool:
     )
 
 
+def _why(exc: BaseException | None) -> str:
+    """A failed call to Discord, fit to store on the job: the class, and Discord's status and code
+    when it answered. Not its text or repr: an aiohttp error's carry the request, with the
+    interaction token in its URL and the bot token in its headers."""
+    if isinstance(exc, discord.HTTPException):
+        return f"{type(exc).__name__} {exc.status} (code {exc.code})"
+    return type(exc).__name__
+
+
 def _retryable(exc: BaseException) -> bool:
     """Worth another try of our own. discord.py has already retried 5xx answers (about 25 s of
     backoff) and 429s that came through Discord's proxy; repeating that would keep a user waiting
@@ -240,7 +249,7 @@ class JobRunner:
                     allowed_mentions=NO_PINGS,
                 )
         except DISCORD_FAILURES as exc:
-            raise DeliveryError(detail=f"answering the interaction failed: {exc}") from exc
+            raise DeliveryError(detail=f"answering the interaction failed: {_why(exc)}") from exc
         finally:
             answered()
         if job.ticket.state is not JobState.QUEUED:
@@ -420,7 +429,7 @@ class JobRunner:
                 if _post_in_channel_instead(exc):
                     break
                 if not _retryable(exc):
-                    raise DeliveryError(detail=f"followup refused: {exc}") from exc
+                    raise DeliveryError(detail=f"followup refused: {_why(exc)}") from exc
                 last = exc
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 last = exc
@@ -428,7 +437,7 @@ class JobRunner:
                 log.warning("posting job %d failed (%s); retrying", job.job_id, type(last).__name__)
                 await asyncio.sleep(self._retry_delays[attempt])
         else:
-            raise DeliveryError(detail=f"followup failed after retries: {last!r}")
+            raise DeliveryError(detail=f"followup failed after retries: {_why(last)}")
         return await self._post_to_channel(job, files, embed, view, content)
 
     async def _post_to_channel(
@@ -459,13 +468,13 @@ class JobRunner:
                 )
             except discord.HTTPException as exc:
                 if not _retryable(exc):
-                    raise DeliveryError(detail=f"channel post refused: {exc}") from exc
+                    raise DeliveryError(detail=f"channel post refused: {_why(exc)}") from exc
                 last = exc
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 last = exc
             if attempt < len(self._retry_delays):
                 await asyncio.sleep(self._retry_delays[attempt])
-        raise DeliveryError(detail=f"channel post failed after retries: {last!r}")
+        raise DeliveryError(detail=f"channel post failed after retries: {_why(last)}")
 
     async def _edit_quietly(self, interaction: Interaction, text: str) -> None:
         """Replace the deferred response with a short message; log if Discord won't take it."""

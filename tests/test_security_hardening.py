@@ -18,6 +18,7 @@ import warnings
 import zlib
 from typing import Any
 
+import aiohttp
 import pytest
 from PIL import Image
 
@@ -26,9 +27,10 @@ from bot.api import AimlApiClient, GenerationRequest
 from bot.catalogue import MODELS
 from bot.config import ConfigError, load_settings
 from bot.errors import ImageDownloadError
+from bot.generation import ImagineRequest
 from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.fakes.discord import FakeInteraction, FakeUser
-from tests.harness import Stack, eventually, running_bot
+from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, Stack, eventually, running_bot
 
 FAST = MODELS[0]
 
@@ -320,3 +322,64 @@ async def test_a_forged_button_on_a_server_job_is_refused_but_its_own_message_wo
         # On the job's own message anyone in the channel may look: the message shows it anyway.
         shared = await stack.discord.click(theirs["id"], f"imagen:details:{job}", user=other)
         assert "lantern" in json.dumps((await shared.wait_response(15)).data)
+
+
+# -- 7. the error detail stored on a job ---------------------------------------------------------
+
+
+async def test_a_failed_jobs_stored_detail_holds_no_header_or_key(stack: Stack) -> None:
+    """An aiohttp response error's repr carries its request's headers, Authorization included."""
+    async with running_bot(stack) as bot:
+        service = bot.services.generation
+        job = await service.prepare(
+            ImagineRequest(
+                user_id=stack.discord.user.id, guild_id=None, channel_id=None, prompt="x"
+            )
+        )
+        async with aiohttp.ClientSession() as session:
+            headers = {"Authorization": f"Bearer {AIMLAPI_KEY}"}
+            async with session.get(stack.api.base_url + "/v1/nothing", headers=headers) as resp:
+                with pytest.raises(aiohttp.ClientResponseError) as info:
+                    resp.raise_for_status()
+        assert AIMLAPI_KEY in repr(info.value)  # what used to be stored
+        assert await service.fail(job, info.value)
+        row = await bot.db.get_job(job.job_id)
+        assert row is not None and row.state == "failed"
+        assert row.error_class == "ClientResponseError"
+        assert row.error_detail is not None
+        for secret in (AIMLAPI_KEY, "Bearer", "Authorization", "headers"):
+            assert secret not in row.error_detail
+
+
+async def settled_row(bot: Any, timeout: float = 30.0) -> Any:
+    async def check() -> Any:
+        rows = await bot.db._fetchall("SELECT * FROM jobs ORDER BY id DESC LIMIT 1")
+        return rows[0] if rows and rows[0]["state"] not in ("queued", "running") else None
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (row := await check()) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the job never settled"
+        await asyncio.sleep(0.05)
+    return row
+
+
+@pytest.mark.parametrize("where", ["followup", "channel"])
+async def test_a_failed_delivery_stores_no_request_of_discords(stack: Stack, where: str) -> None:
+    """Posting the images ends in aiohttp's TooManyRedirects, whose repr holds the request: the
+    interaction token in its URL, and for a channel post the bot token in its headers."""
+    original = r"/webhooks/\d+/[^/]+/messages/@original"
+    if where == "followup":
+        loop = {"Location": "/api/v10/webhooks/1/loop/messages/@original"}
+        stack.discord.inject("PATCH", original, 307, times=None, headers=loop)
+    else:
+        loop = {"Location": "/api/v10/channels/1/messages"}
+        stack.discord.inject("PATCH", original, 404, times=None)
+        stack.discord.inject("POST", r"/channels/\d+/messages", 307, times=None, headers=loop)
+    async with running_bot(stack) as bot:
+        it = await stack.discord.slash("imagine", {"prompt": "a paper boat"})
+        row = await settled_row(bot)
+        assert (row["state"], row["error_class"]) == ("failed", "delivery")
+        detail = row["error_detail"]
+        assert "TooManyRedirects" in detail
+        for secret in (it.token, DISCORD_TOKEN, "headers", "Authorization"):
+            assert secret not in detail, detail
