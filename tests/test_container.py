@@ -383,4 +383,5 @@ def test_dockerignore_keeps_secrets_and_tests_out_of_the_context(tmp_path: Path)
     assert {"pyproject.toml", "bot/__init__.py", "cogs/__init__.py"} <= copied
     for name in planted:
         assert name not in copied, name
-    assert {c.split("/")[0] for c in copied} <= {"pyproject.toml", "README.md", "bot", "cogs"}
+    allowed = {"pyproject.toml", "requirements.lock", "README.md", "bot", "cogs"}
+    assert {c.split("/")[0] for c in copied} <= allowed

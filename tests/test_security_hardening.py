@@ -12,14 +12,19 @@ import base64
 import io
 import ipaddress
 import json
+import re
 import socket
 import struct
+import tomllib
 import warnings
 import zlib
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from PIL import Image
 
 from bot import images
@@ -33,6 +38,7 @@ from tests.fakes.discord import FakeInteraction, FakeUser
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, Stack, eventually, running_bot
 
 FAST = MODELS[0]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- 3. image bombs ------------------------------------------------------------------------------
@@ -383,3 +389,70 @@ async def test_a_failed_delivery_stores_no_request_of_discords(stack: Stack, whe
         assert "TooManyRedirects" in detail
         for secret in (it.token, DISCORD_TOKEN, "headers", "Authorization"):
             assert secret not in detail, detail
+
+
+# -- 5. dependency floors and the lock the container installs from -------------------------------
+
+
+def project() -> dict[str, Any]:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def requirements(key: str) -> dict[str, Requirement]:
+    table = project()
+    found = table["project"]["dependencies"] if key == "project" else table[key]["requires"]
+    return {canonicalize_name(r.name): r for r in map(Requirement, found)}
+
+
+def locked() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as name -> (pinned version, sha256 hashes)."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    name = ""
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        pin = re.match(r"([A-Za-z0-9._-]+)==([^\s;\\]+)", line)
+        if pin:
+            name = canonicalize_name(pin[1])
+            pins[name] = (pin[2], [])
+        elif (digest := re.fullmatch(r"\s+--hash=sha256:([0-9a-f]{64})\s*\\?", line)) and name:
+            pins[name][1].append(digest[1])
+        else:
+            assert not line.strip() or line.lstrip().startswith("#"), f"unpinned: {line!r}"
+    return pins
+
+
+@pytest.mark.parametrize(
+    ("name", "vulnerable", "fixed"),
+    [
+        ("aiohttp", "3.13.2", "3.13.3"),  # CVE-2025-69223: compressed-body bomb
+        ("pillow", "10.0.0", "12.1.1"),  # CVE-2023-4863 (libwebp), then CVE-2026-25990 (PSD)
+        ("pillow", "12.1.0", "12.1.1"),
+    ],
+)
+def test_floors_exclude_releases_with_known_advisories(
+    name: str, vulnerable: str, fixed: str
+) -> None:
+    specifier = requirements("project")[name].specifier
+    assert not specifier.contains(vulnerable)
+    assert specifier.contains(fixed)
+    assert locked()[name][0] not in ("", vulnerable)
+
+
+def test_the_lock_pins_every_dependency_with_hashes() -> None:
+    pins = locked()
+    wanted = {**requirements("project"), **requirements("build-system")}
+    for name, requirement in wanted.items():
+        assert name in pins, f"{name} is not in requirements.lock"
+        version, _ = pins[name]
+        assert requirement.specifier.contains(version), f"{name}=={version} vs {requirement}"
+    for name, (_, hashes) in pins.items():
+        assert hashes, f"{name} has no hash"
+
+
+def test_the_container_installs_from_the_lock_only() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY requirements.lock" in dockerfile
+    assert "pip install --require-hashes --only-binary :all: -r requirements.lock" in dockerfile
+    installs = re.findall(r"pip install [^\n]*", dockerfile)
+    assert all("--require-hashes" in i or "--no-deps" in i for i in installs), installs
+    assert "!requirements.lock" in (ROOT / ".dockerignore").read_text().splitlines()
