@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from PIL import Image
@@ -456,3 +457,36 @@ def test_the_container_installs_from_the_lock_only() -> None:
     installs = re.findall(r"pip install [^\n]*", dockerfile)
     assert all("--require-hashes" in i or "--no-deps" in i for i in installs), installs
     assert "!requirements.lock" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+# -- 8. the Compose service's hardening ----------------------------------------------------------
+
+
+def compose_service() -> dict[str, Any]:
+    with (ROOT / "docker-compose.yml").open() as f:
+        compose = yaml.safe_load(f)
+    services = compose["services"]
+    assert list(services) == ["imagen-bot"]
+    service: dict[str, Any] = services["imagen-bot"]
+    return service
+
+
+def test_compose_runs_the_bot_read_only_without_privileges() -> None:
+    service = compose_service()
+    assert service["read_only"] is True
+    tmpfs = service["tmpfs"]
+    mounts = [tmpfs] if isinstance(tmpfs, str) else tmpfs
+    assert "/tmp" in [m.split(":")[0] for m in mounts]
+    assert service["cap_drop"] == ["ALL"]
+    assert not service.get("cap_add") and not service.get("privileged")
+    assert "no-new-privileges:true" in service["security_opt"]
+    # Its only other writable place is the data volume, where the database lives.
+    assert service["volumes"] == ["imagen-data:/data"]
+    assert service["environment"]["DATABASE_PATH"].startswith("/data/")
+
+
+def test_compose_publishes_health_on_the_hosts_loopback_only() -> None:
+    service = compose_service()
+    assert service["ports"] == ["127.0.0.1:8080:8080"]
+    env = service["environment"]
+    assert (env["HEALTH_HOST"], env["HEALTH_PORT"]) == ("0.0.0.0", "8080")
