@@ -17,18 +17,19 @@ RUN python -m venv /opt/venv
 
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; \
-deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
-open('/tmp/requirements.txt', 'w').write('\n'.join(deps) + '\n')" \
- && /opt/venv/bin/pip install -r /tmp/requirements.txt
+# Dependencies first, exactly as locked: versions and hashes from requirements.lock (made from
+# pyproject.toml, build backend included; the README says how), so code changes reuse this
+# layer and nothing unpinned or altered gets in.
+COPY requirements.lock ./
+RUN /opt/venv/bin/pip install --require-hashes --only-binary :all: -r requirements.lock
 
-# Then the project itself (no tests, no benchmarks, no .env: see .dockerignore).
-COPY README.md ./
+# Then the project itself with the locked build backend, fetching nothing (no tests, no
+# benchmarks, no .env: see .dockerignore); the backend is not needed to run it.
+COPY pyproject.toml README.md ./
 COPY bot/ bot/
 COPY cogs/ cogs/
-RUN /opt/venv/bin/pip install --no-deps . \
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --no-index . \
+ && /opt/venv/bin/pip uninstall --yes setuptools wheel packaging \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/python -c "import bot, cogs" \
  && rm -rf /src/build
@@ -50,6 +51,7 @@ ENV DATABASE_PATH=/data/imagen-bot.sqlite3 \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HEALTH_PORT=8080 \
+    HEALTH_HOST=0.0.0.0 \
     PATH=/opt/venv/bin:$PATH
 
 VOLUME /data

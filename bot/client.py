@@ -106,6 +106,7 @@ class ImagenBot(commands.Bot):
         if self.settings.health_port is not None:
             self.health = HealthServer(
                 self.settings.health_port,
+                host=self.settings.health_host,
                 is_gateway_connected=self.gateway_connected,
                 db_ping=self.db.ping,
                 metrics=self.services.metrics,

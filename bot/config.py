@@ -7,6 +7,7 @@ a log line or an exception message.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -69,6 +70,7 @@ class Settings:
     allow_private_image_hosts: bool = False
     shutdown_grace_s: float = 30.0
     health_port: int | None = None
+    health_host: str = "127.0.0.1"  # /healthz and /metrics show spend: this machine only
     dev_guild_id: int | None = None
     log_level: str = "INFO"
     log_format: str = "text"
@@ -171,6 +173,19 @@ class _Reader:
             return None
         return self.url(name, "", schemes)
 
+    def ip_address(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise _bad(
+                name,
+                "expected an IP address to listen on: 127.0.0.1 (this machine only) or "
+                "0.0.0.0 (every interface, as in a container)",
+            ) from None
+
     def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
         value = self.raw(name)
         if value is None:
@@ -223,6 +238,7 @@ def load_settings(
         allow_private_image_hosts=r.boolean("ALLOW_PRIVATE_IMAGE_HOSTS", False),
         shutdown_grace_s=_req(r.number("SHUTDOWN_GRACE_S", 30.0, minimum=0.0, maximum=3600.0)),
         health_port=r.integer("HEALTH_PORT", None, minimum=1, maximum=65535),
+        health_host=r.ip_address("HEALTH_HOST", Settings.health_host),
         dev_guild_id=r.integer("DEV_GUILD_ID", None, minimum=1, maximum=_SNOWFLAKE_MAX),
         log_level=log_level,
         log_format=r.choice("LOG_FORMAT", "text", ("text", "json")),

@@ -70,6 +70,15 @@ def _post_in_channel_instead(exc: discord.HTTPException) -> bool:
     )
 
 
+def _why(exc: BaseException | None) -> str:
+    """A failed call to Discord, fit to store on the job: the class, and Discord's status and code
+    when it answered. Not its text or repr: an aiohttp error's carry the request, with the
+    interaction token in its URL and the bot token in its headers."""
+    if isinstance(exc, discord.HTTPException):
+        return f"{type(exc).__name__} {exc.status} (code {exc.code})"
+    return type(exc).__name__
+
+
 def _retryable(exc: BaseException) -> bool:
     """Worth another try of our own. discord.py has already retried 5xx answers (about 25 s of
     backoff) and 429s that came through Discord's proxy; repeating that would keep a user waiting
@@ -99,6 +108,20 @@ def guild_installed(interaction: discord.Interaction[Any]) -> bool:
 def can_manage_messages(interaction: Interaction) -> bool:
     perms = interaction.permissions
     return bool(perms.manage_messages or perms.administrator)
+
+
+def may_use_job(interaction: Interaction, row: JobRow) -> bool:
+    """A button's custom_id names its job and can be forged; the message clicked cannot.
+
+    A click acts on a job only in the job's own server (if it has one), and only from the job's
+    own message or by the member who asked for it. Jobs in DMs and user installs have no server
+    to check, so the message (or the requester) is all that stands between them and anyone.
+    """
+    if row.guild_id is not None and row.guild_id != interaction.guild_id:
+        return False
+    message = interaction.message
+    on_its_message = message is not None and message.id == row.message_id
+    return on_its_message or interaction.user.id == row.user_id
 
 
 class JobRunner:
@@ -236,7 +259,7 @@ class JobRunner:
                     allowed_mentions=NO_PINGS,
                 )
         except DISCORD_FAILURES as exc:
-            raise DeliveryError(detail=f"answering the interaction failed: {exc}") from exc
+            raise DeliveryError(detail=f"answering the interaction failed: {_why(exc)}") from exc
         finally:
             answered()
         if job.ticket.state is not JobState.QUEUED:
@@ -416,7 +439,7 @@ class JobRunner:
                 if _post_in_channel_instead(exc):
                     break
                 if not _retryable(exc):
-                    raise DeliveryError(detail=f"followup refused: {exc}") from exc
+                    raise DeliveryError(detail=f"followup refused: {_why(exc)}") from exc
                 last = exc
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 last = exc
@@ -424,7 +447,7 @@ class JobRunner:
                 log.warning("posting job %d failed (%s); retrying", job.job_id, type(last).__name__)
                 await asyncio.sleep(self._retry_delays[attempt])
         else:
-            raise DeliveryError(detail=f"followup failed after retries: {last!r}")
+            raise DeliveryError(detail=f"followup failed after retries: {_why(last)}")
         return await self._post_to_channel(job, files, embed, view, content)
 
     async def _post_to_channel(
@@ -455,13 +478,13 @@ class JobRunner:
                 )
             except discord.HTTPException as exc:
                 if not _retryable(exc):
-                    raise DeliveryError(detail=f"channel post refused: {exc}") from exc
+                    raise DeliveryError(detail=f"channel post refused: {_why(exc)}") from exc
                 last = exc
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 last = exc
             if attempt < len(self._retry_delays):
                 await asyncio.sleep(self._retry_delays[attempt])
-        raise DeliveryError(detail=f"channel post failed after retries: {last!r}")
+        raise DeliveryError(detail=f"channel post failed after retries: {_why(last)}")
 
     async def _edit_quietly(self, interaction: Interaction, text: str) -> None:
         """Replace the deferred response with a short message; log if Discord won't take it."""
@@ -482,8 +505,9 @@ class JobRunner:
     # -- result buttons -----------------------------------------------------------------------
 
     async def _job_or_tell(self, interaction: Interaction, job_id: int) -> JobRow | None:
+        """The job a result button names, if this click may act on it (``may_use_job``)."""
         row = await self.service.db.get_job(job_id)
-        if row is None or (row.guild_id is not None and row.guild_id != interaction.guild_id):
+        if row is None or not may_use_job(interaction, row):
             await interaction.response.send_message(
                 "I can't find that generation any more.", ephemeral=True
             )

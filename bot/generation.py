@@ -323,9 +323,15 @@ class GenerationService:
         state: str = "failed",
         result: GenerationResult | None = None,
     ) -> bool:
-        """Refund in full and record why. False if the job had already been settled."""
+        """Refund in full and record why. False if the job had already been settled.
+
+        Only our own errors' details are stored (written to carry no secret); of anything else,
+        only its class: an aiohttp response error's repr carries its request's headers, and so
+        the Authorization header. The log keeps the full error with the job id.
+        """
         error_class = error.error_class if isinstance(error, ImagenError) else type(error).__name__
-        detail = error.detail if isinstance(error, ImagenError) and error.detail else repr(error)
+        detail = error.detail if isinstance(error, ImagenError) else ""
+        detail = detail or type(error).__name__
         return await self.db.finish_job(
             job.job_id,
             state=state,

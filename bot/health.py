@@ -32,7 +32,7 @@ class HealthServer:
         self,
         port: int,
         *,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         is_gateway_connected: Callable[[], bool],
         db_ping: Callable[[], Awaitable[bool]],
         metrics: Metrics,
@@ -52,6 +52,13 @@ class HealthServer:
         if self._bound_port is None:
             raise RuntimeError("the health server is not started")
         return self._bound_port
+
+    @property
+    def host(self) -> str:
+        """The address actually listened on, as the socket reports it."""
+        if self._runner is None:
+            raise RuntimeError("the health server is not started")
+        return str(self._runner.addresses[0][0])
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -73,7 +80,8 @@ class HealthServer:
         self._runner = runner
         address = runner.addresses[0]
         self._bound_port = int(address[1])
-        log.info("health and metrics endpoints on http://%s:%d", self._host, self._bound_port)
+        shown = f"[{self._host}]" if ":" in self._host else self._host
+        log.info("health and metrics endpoints on http://%s:%d", shown, self._bound_port)
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -42,6 +45,9 @@ _WEBP_QUALITY: Final = 90
 _JPEG_QUALITIES: Final = (92, 85, 78)
 _DOWNSCALE_STEP: Final = 0.75
 _MIN_SIDE: Final = 64
+# Imagen's largest output is about 2K a side: nothing real comes near 4096 x 4096. The cap is far
+# under Pillow's own bomb threshold, and is checked on the header, before anything is decoded.
+MAX_PIXELS: Final = 4096 * 4096
 
 
 def sniff(data: bytes) -> ImageKind | None:
@@ -67,15 +73,37 @@ def ensure_image(data: bytes) -> ImageKind:
     return kind
 
 
-def dimensions(data: bytes) -> tuple[int, int]:
-    """Width and height, read from the header only (Pillow opens lazily and decodes nothing)."""
+@contextmanager
+def _opened(data: bytes, kind: ImageKind, what: str) -> Iterator[Image.Image]:
+    """``data`` opened lazily (header only), refused if over ``MAX_PIXELS``; bombs are errors.
+
+    Pillow's DecompressionBombWarning is turned into an error for this block only, so a decode
+    can never go ahead on a warning.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return img.size
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageDownloadError(detail=f"unreadable image header: {exc}") from exc
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=(kind.pil_format,)) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    over = f"{width}x{height} is over the {MAX_PIXELS}-pixel cap"
+                    raise ImageDownloadError(detail=f"{what} refused: {over}")
+                yield img
+    except (
+        UnidentifiedImageError,
+        OSError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise ImageDownloadError(detail=f"{what} refused: {type(exc).__name__}: {exc}") from exc
+
+
+def dimensions(data: bytes) -> tuple[int, int]:
+    """Width and height, read from the header only (Pillow opens lazily and decodes nothing)."""
+    with _opened(data, ensure_image(data), "image header") as img:
+        return img.size
 
 
 def _encode(img: Image.Image, kind: ImageKind, quality: int) -> bytes:
@@ -97,14 +125,11 @@ def fit_to_limit(data: bytes, limit_bytes: int) -> tuple[bytes, ImageKind, bool]
     kind = ensure_image(data)
     if len(data) <= limit_bytes:
         return data, kind, False
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            opened.load()
-            img = opened.copy()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageDownloadError(detail=f"cannot decode image to re-encode it: {exc}") from exc
+    with _opened(data, kind, "image to re-encode") as opened:
+        opened.load()
+        img = opened.copy()
 
     attempts: list[tuple[ImageKind, int]] = [(WEBP, _WEBP_QUALITY)]
     attempts += [(JPEG, q) for q in _JPEG_QUALITIES]

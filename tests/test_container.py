@@ -224,6 +224,7 @@ def test_image_config(image: dict[str, Any]) -> None:
     env = dict(item.split("=", 1) for item in cfg["Env"])
     assert env["DATABASE_PATH"] == "/data/imagen-bot.sqlite3"
     assert env["HEALTH_PORT"] == "8080"
+    assert env["HEALTH_HOST"] == "0.0.0.0"  # inside the container; published on 127.0.0.1
     assert env["PYTHONUNBUFFERED"] == "1"
     assert env["PATH"].startswith("/opt/venv/bin:")
     assert cfg["Entrypoint"] == ["python", "-m", "bot"]
@@ -292,6 +293,49 @@ def test_check_offline_as_the_image_user(rootfs: Path) -> None:
     missing = in_image(rootfs, "python -m bot check --offline", {"PATH": VENV_PATH})
     assert missing.returncode != 0
     assert "DISCORD_TOKEN" in missing.stderr
+
+
+def test_runs_on_a_read_only_root(rootfs: Path, tmp_path: Path) -> None:
+    """As Compose runs it (read_only, a tmpfs on /tmp): the bot writes only /data and /tmp."""
+    root, data, scratch = tmp_path / "root", tmp_path / "data", tmp_path / "tmp"
+    for folder in (root, data, scratch):
+        folder.mkdir()
+    os.chown(data, UID, UID)
+    scratch.chmod(0o1777)
+    mounted: list[Path] = []
+    try:
+        run(["mount", "--bind", str(rootfs), str(root)], timeout=60)
+        mounted.append(root)
+        run(["mount", "-o", "remount,bind,ro", str(root)], timeout=60)
+        for source, target in ((data, root / "data"), (scratch, root / "tmp")):
+            run(["mount", "--bind", str(source), str(target)], timeout=60)
+            mounted.append(target)
+        env = {
+            "PATH": VENV_PATH,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "DATABASE_PATH": "/data/imagen-bot.sqlite3",
+            "DISCORD_TOKEN": "x.y.z",
+            "AIMLAPI_KEY": "k",
+        }
+        reencode = (
+            "import io; from PIL import Image; from bot import images; b = io.BytesIO(); "
+            "Image.effect_noise((256, 256), 64).save(b, 'PNG'); "
+            "print(images.fit_to_limit(b.getvalue(), 4096)[1].extension)"
+        )
+        # Even root can't write there: the mount, not the file modes, keeps it read-only.
+        denied = run(["chroot", str(root), "/usr/bin/touch", "/opt/x"], timeout=60, check=False)
+        assert denied.returncode != 0 and "Read-only file system" in denied.stderr
+        script = (
+            f"python -m bot check --offline && python -c {shlex_quote(reencode)} "
+            "&& touch /tmp/scratch"
+        )
+        result = in_image(root, script, env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "database" in result.stdout and result.stdout.split()[-1] in {"webp", "jpg"}
+        assert (data / "imagen-bot.sqlite3").is_file()
+    finally:
+        for target in reversed(mounted):
+            run(["umount", str(target)], timeout=60, check=False)
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -382,4 +426,5 @@ def test_dockerignore_keeps_secrets_and_tests_out_of_the_context(tmp_path: Path)
     assert {"pyproject.toml", "bot/__init__.py", "cogs/__init__.py"} <= copied
     for name in planted:
         assert name not in copied, name
-    assert {c.split("/")[0] for c in copied} <= {"pyproject.toml", "README.md", "bot", "cogs"}
+    allowed = {"pyproject.toml", "requirements.lock", "README.md", "bot", "cogs"}
+    assert {c.split("/")[0] for c in copied} <= allowed
