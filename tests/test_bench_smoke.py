@@ -1,5 +1,5 @@
 """Each benchmark runs end to end at its small size. Speed figures depend on the machine (the
-README's performance section has them), so only their being measured is checked: finite and
+figures are in docs/performance.md), so only their being measured is checked: finite and
 positive. Correctness targets (every interaction answered, exactly the budget granted in the
 ledger race across connections and processes) must hold anywhere."""
 

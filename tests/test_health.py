@@ -295,7 +295,7 @@ def test_json_logs_carry_ids_and_never_secrets() -> None:
 def doc_snippet(marker: str) -> str:
     """The Python code of the documented ``python -c "..."`` command containing ``marker``."""
     text = README.read_text("utf-8")
-    operations = text[text.index("## Operations") :]
+    operations = text[text.index("## Operate it") :]
     operations = operations[: operations.index("\n## ", 1)]
     snippets: list[str] = re.findall(r'-c "([^"]+)"', operations)
     matching = [s for s in snippets if marker in s]

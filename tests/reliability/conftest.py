@@ -65,7 +65,7 @@ async def bot(
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The figures of the run, for the README's reliability section."""
+    """The figures of the run, for docs/reliability.md."""
     if not FIGURES:
         return
     terminalreporter.section(f"reliability figures (IMAGEN_RELIABILITY_SCALE={scale().name})")
