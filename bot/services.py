@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot import collector
 from bot.api import AimlApiClient
 from bot.config import Settings
 from bot.generation import GenerationService
@@ -42,9 +41,6 @@ def build_api(settings: Settings, session: aiohttp.ClientSession) -> AimlApiClie
 
 
 def build_services(settings: Settings, db: Database, session: aiohttp.ClientSession) -> Services:
-    # The WAL checkpoint (an fsync) waits for the end of a burst of answers, as the older
-    # generations' garbage collections do.
-    db.quiet_moment = collector.HOLD.after_busy
     api = build_api(settings, session)
     ledger = Ledger(
         db, default_daily_credits=settings.default_daily_credits, usd_cap=settings.bot_daily_usd_cap
