@@ -1,17 +1,25 @@
 """Interaction acknowledgement under a burst: N `/imagine` from N users within one second.
 
 The real bot (``python -m bot``) and a bare discord.py bot that only defers (bench/bare_bot.py)
-run in turn as child processes against a fresh fake Discord each. The fake times every
-interaction from the moment its INTERACTION_CREATE frame is written to the moment the callback
-request arrives (FakeInteraction.ack_latency). The real bot does all its pre-defer checks (channel,
-ban, blocklist, model, cooldown, job limit, budget reservation in SQLite) inside that window.
-Before the burst each bot is warmed up with five /imagine (the bot delivers all five, so it
-starts the burst idle with every code path and connection warm). Rounds alternate bare and bot;
-p50 / p99 / max are over all rounds' samples together, and each round's p99 is printed too.
-Both bots run under bench/legs.py, which splits each acknowledgement into five legs (which part
-is the bot's own code, which is discord.py, aiohttp or the wire) and notes their collections
-(and how many fell while an interaction waited for its answer);
-bench/stalls.py counts the machine's own stalls beside each burst.
+run in turn as child processes against a fresh fake Discord each, rounds alternating so that
+both meet the same machine. Before the burst each bot is warmed up with five /imagine (the bot
+delivers all five, so it starts the burst idle with every code path and connection warm).
+
+Per bot, over all rounds:
+
+- acknowledgements: the fake times each interaction from its INTERACTION_CREATE frame being
+  written to the callback request arriving (FakeInteraction.ack_latency). The real bot runs all
+  its checks (channel, ban, blocklist, model, cooldown, job limit, budget reservation in SQLite)
+  inside that window. An interaction with no callback within Discord's 3 seconds is a failure:
+  counted, and left out of the percentiles;
+- CPU per interaction: the process's user + system time (/proc/<pid>/stat) over the burst,
+  divided by the interactions. On a shared machine this is steadier than latency, which mostly
+  measures who else had the CPU at the time.
+
+Targets: every interaction acknowledged, bot p99 < 100 ms, bot CPU per interaction <= 1.5x the
+bare bot's. Both bots also run under bench/legs.py, which splits each acknowledgement into five
+legs and notes their collections, and bench/stalls.py counts the machine's own stalls beside
+each burst: what to read when a round is slow.
 
     python -m bench.ack [--size small]
 """
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -35,7 +44,6 @@ from bench.common import (
     bench_stack,
     collector_paused,
     cpu_seconds,
-    median,
     ms,
     percentile,
     profiled,
@@ -50,7 +58,9 @@ from tests.harness import eventually
 USER_BASE_ID = 1_500_000_000_000_000_000
 SIZES = {"small": (20, 0.2, 1), "full": (200, 1.0, 10)}  # users, seconds to dispatch in, rounds
 P99_TARGET_S = 0.100
-RATIO_TARGET = 1.5
+CPU_RATIO_TARGET = 1.5
+# Discord's deadline: an interaction not acknowledged within it has failed for its member.
+ACK_DEADLINE_S = 3.0
 # The fake API answers slowly on purpose: what is measured is the acknowledgement, and the bot's
 # workers stay busy with generations while the burst arrives, as they would in production.
 API_LATENCY_S = 2.0
@@ -109,11 +119,13 @@ async def burst(
                             }
                             interactions.append(await fake.slash("imagine", options, user=user))
                         dispatched_in = loop.time() - t0
+                        deadline = loop.time() + ACK_DEADLINE_S
                         for it in interactions:
-                            await it.wait_response(10)
+                            with contextlib.suppress(TimeoutError):
+                                await it.wait_response(max(0.0, deadline - loop.time()))
             cpu = cpu_seconds(started.pid) - cpu_before
-            latencies = [it.ack_latency or float("nan") for it in interactions]
-            types = collections.Counter(it.response.type for it in interactions if it.response)
+            acked = [it for it in interactions if acknowledged_in_time(it)]
+            types = collections.Counter(it.response.type for it in acked if it.response)
             probe = await read_probe(started, legs_path)
         finally:
             started.process.close()
@@ -125,11 +137,12 @@ async def burst(
     window = (min(s for _, s, _ in stamps), max(c for _, _, c in stamps)) if stamps else (0, 0)
     collected = during([(at, length) for _, at, length in probe["collections"]], window)
     return {
-        "latencies": latencies,
+        "latencies": [it.ack_latency for it in acked],
+        "failures": users - len(acked),
         "types": dict(types),
         "dispatched_in": dispatched_in,
-        "acknowledged": sum(types.values()),
-        "cpu_per_interaction": cpu / users,
+        "interactions": users,
+        "cpu_seconds": cpu,
         "legs": legs_of(probe["interactions"], stamps),
         "stalls": during(stalls, window),
         "collections": collected,
@@ -138,6 +151,11 @@ async def burst(
             for span in collected
         ),
     }
+
+
+def acknowledged_in_time(it: FakeInteraction) -> bool:
+    latency = it.ack_latency
+    return latency is not None and latency <= ACK_DEADLINE_S
 
 
 def during(
@@ -158,7 +176,8 @@ async def read_probe(started: Started, path: Path, timeout: float = 10.0) -> dic
 
 
 def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """p50 / p99 / max of every round's latencies together, and the median CPU per interaction.
+    """Every round's figures together: acknowledgement percentiles over the interactions
+    acknowledged in time, failures counted apart, CPU seconds over all the interactions.
 
     Pooled: one round's p99 is its second-worst sample out of 200, so a single stall of the
     machine moves it; over 10 rounds the p99 is the 20th-worst of 2,000. The legs and the
@@ -169,11 +188,14 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     stalls = [length for r in rounds for _, length in r["stalls"]]
     collections = [length for r in rounds for _, length in r["collections"]]
     in_wait = sum(r["collections_in_wait"] for r in rounds)
+    interactions = sum(r["interactions"] for r in rounds)
     return {
+        "interactions": interactions,
+        "failures": sum(r["failures"] for r in rounds),
         "p50": percentile(pooled, 50),
         "p99": percentile(pooled, 99),
-        "max": max(pooled),
-        "cpu": median(r["cpu_per_interaction"] for r in rounds),
+        "max": max(pooled, default=float("nan")),
+        "cpu": sum(r["cpu_seconds"] for r in rounds) / interactions,
         "legs": legs,
         "stalls": stalls,
         "collections": collections,
@@ -181,12 +203,22 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def paired_ratios(bot: Sequence[dict[str, Any]], bare: Sequence[dict[str, Any]]) -> list[float]:
-    """Each round's bot p99 over the bare p99 of the round run just before it: the machine's
-    mood drifts over minutes, and rounds next to each other meet much the same machine."""
+def cpu_ratio(bare: dict[str, Any], bot: dict[str, Any]) -> float:
+    return float(bot["cpu"] / bare["cpu"]) if bare["cpu"] > 0 else float("inf")
+
+
+def targets(bare: dict[str, Any], bot: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The three targets, judged on the summaries of both bots."""
     return [
-        percentile(r["latencies"], 99) / percentile(b["latencies"], 99)
-        for r, b in zip(bot, bare, strict=True)
+        (
+            f"every interaction acknowledged by the bot within {ACK_DEADLINE_S:.0f} s",
+            bot["failures"] == 0,
+        ),
+        (f"bot ack p99 < {P99_TARGET_S * 1000:.0f} ms", bot["p99"] < P99_TARGET_S),
+        (
+            f"bot CPU per interaction <= {CPU_RATIO_TARGET}x bare's",
+            cpu_ratio(bare, bot) <= CPU_RATIO_TARGET,
+        ),
     ]
 
 
@@ -218,21 +250,25 @@ async def run(size: str, profile: str | None = None) -> Result:
         "burst",
         f"{users} /imagine from {users} users within {dispatched:.2f} s, {rounds} round(s) each",
     )
-    acked_all = True
     for name, kind, stats in (("bare discord.py", "bare", b), ("Imagen Bot", "bot", r)):
-        acked = [d["acknowledged"] for d in runs[kind]]
         # Deferred (5), or for the bot a job that must wait: its queue position at once (4).
         answered = [d["types"].get(5, 0) + d["types"].get(4, 0) for d in runs[kind]]
-        if kind == "bot":
-            acked_all = all(a == users for a in acked) and all(d == users for d in answered)
-        result.add(f"{name}: acknowledged (deferred or queued) per round", f"{acked} ({answered})")
+        result.add(
+            f"{name}: acknowledged within {ACK_DEADLINE_S:.0f} s (deferred or queued) per round",
+            f"{answered}; failures {stats['failures']} of {stats['interactions']}",
+        )
         result.add(
             f"{name}: dispatch -> callback, all rounds",
             f"p50 {ms(stats['p50'])}, p99 {ms(stats['p99'])}, max {ms(stats['max'])}",
         )
         p99s = ", ".join(ms(percentile(d["latencies"], 99)) for d in runs[kind])
         result.add(f"{name}: p99 of each round", p99s)
-        result.add(f"{name}: CPU per interaction", ms(stats["cpu"]))
+        per_round = [d["cpu_seconds"] / d["interactions"] for d in runs[kind]]
+        result.add(
+            f"{name}: CPU per interaction, all rounds (each round)",
+            f"{ms_short(stats['cpu'])} ms ({ms_short(min(per_round))}-"
+            f"{ms_short(max(per_round))} ms)",
+        )
         result.add(f"{name}: legs, p50 / p99 in ms", describe_legs(stats["legs"]))
         stalls, collections = stats["stalls"], stats["collections"]
         result.add(
@@ -245,18 +281,16 @@ async def run(size: str, profile: str | None = None) -> Result:
             f"{name}: machine stalls > {THRESHOLD_S * 1000:.0f} ms during the bursts",
             f"{len(stalls)}, longest {ms(max(stalls, default=0.0))}",
         )
-    ratio = r["p99"] / b["p99"] if b["p99"] > 0 else float("inf")
-    result.add("p99 ratio (bot / bare)", f"{ratio:.2f}x")
-    pairs = paired_ratios(runs["bot"], runs["bare"])
-    result.add(
-        "p99 ratio round by round (each bot round / the bare round before it)",
-        f"median {median(pairs):.2f}x, {min(pairs):.2f}-{max(pairs):.2f}x, "
-        f"{sum(p <= RATIO_TARGET for p in pairs)} of {len(pairs)} within {RATIO_TARGET}x",
-    )
-    result.target("every interaction acknowledged by the bot", acked_all)
-    result.target(f"bot p99 < {P99_TARGET_S * 1000:.0f} ms", r["p99"] < P99_TARGET_S)
-    result.target(f"bot p99 <= {RATIO_TARGET}x bare p99", ratio <= RATIO_TARGET)
-    result.raw = {"bare": runs["bare"], "bot": runs["bot"], "ratio": ratio, "summary": [b, r]}
+    ratio = cpu_ratio(b, r)
+    result.add("CPU per interaction, bot / bare", f"{ratio:.2f}x")
+    for what, met in targets(b, r):
+        result.target(what, met)
+    result.raw = {
+        "bare": runs["bare"],
+        "bot": runs["bot"],
+        "cpu_ratio": ratio,
+        "summary": [b, r],
+    }
     return result
 
 

@@ -32,7 +32,7 @@ class BareBot(discord.Client):
         await self.tree.sync()
 
     async def on_ready(self) -> None:
-        # The bot's treatment of its heap at READY (bot/collector.py freeze_heap), so that both
+        # The bot's treatment of its heap at READY (bot/client.py freeze_heap), so that both
         # start their bursts with the same generations; left alone, this process meets a full
         # collection of 25-30 ms over discord.py's and aiohttp's modules at some point of its
         # bursts, and the baseline's tail becomes a matter of when that falls.

@@ -136,7 +136,7 @@ def report(result: Result, args: argparse.Namespace) -> None:
     for what, value in result.rows:
         print(f"  {what:<{width}}  {value}")
     for what, ok in result.targets:
-        print(f"  target {what}: {'MET' if ok else 'MISSED'}")
+        print(f"  target {what}: {'PASS' if ok else 'FAIL'}")
     sys.stdout.flush()
     if args.json:
         payload = {

@@ -152,8 +152,8 @@ async def run(size: str) -> Result:
             concurrent = await throughput(db, ops, WORKERS, USER_ID + 3)
     result.add(
         "database",
-        "SQLite file in a temp dir (WAL, synchronous=NORMAL); writes on the event loop's "
-        "connection, other reads through aiosqlite",
+        "SQLite file in a temp dir (WAL, synchronous=NORMAL); every statement through one "
+        "aiosqlite connection",
     )
     for how, (granted, used, seconds) in races.items():
         result.add(

@@ -39,7 +39,7 @@ def markdown(results: Sequence[Result]) -> str:
             first = i == 0
             lines.append(
                 f"| {r.name if first else ''} | {'`' + r.command + '`' if first else ''} "
-                f"| {figures if first else ''} | {target} | {'yes' if ok else '**no**'} |"
+                f"| {figures if first else ''} | {target} | {'PASS' if ok else '**FAIL**'} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import aiohttp
 import discord
 
-from bot import collector, rendering
+from bot import rendering
 from bot.api import GenerationResult
 from bot.catalogue import get_model
 from bot.errors import ImagenError, ShuttingDownError
@@ -154,46 +154,41 @@ class JobRunner:
         """Check and reserve (errors go to the tree's handler, privately), answer, run the job.
 
         A job that must wait for a slot is not waited for here: once answered it is left with
-        the queue as data, and a task of its own runs it when its turn comes (``_resume``).
-        No garbage collection starts from here until the answer is out (bot/collector.py)."""
-        answered = collector.HOLD.hold()
-        try:
-            if interaction.guild_id is not None and not interaction.app_permissions.attach_files:
-                raise DeliveryError(
-                    "I can't attach files in this channel. Ask an admin to give me the Attach "
-                    "Files permission here."
-                )
-            job = await self.service.prepare(request)
-            with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
-                task = asyncio.current_task()
+        the queue as data, and a task of its own runs it when its turn comes (``_resume``)."""
+        if interaction.guild_id is not None and not interaction.app_permissions.attach_files:
+            raise DeliveryError(
+                "I can't attach files in this channel. Ask an admin to give me the Attach "
+                "Files permission here."
+            )
+        job = await self.service.prepare(request)
+        with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
+            task = asyncio.current_task()
+            if task is not None:
+                self._tasks.add(task)
+            try:
+                await self._run(interaction, job, new=True)
+            finally:
                 if task is not None:
-                    self._tasks.add(task)
-                try:
-                    await self._run(interaction, job, answered)
-                finally:
-                    if task is not None:
-                        self._tasks.discard(task)
-        finally:
-            answered()
+                    self._tasks.discard(task)
 
     async def _run(
         self,
         interaction: Interaction,
         job: PreparedJob,
-        answered: Callable[[], None] | None = None,
+        *,
+        new: bool = False,
     ) -> None:
         """The job from its answer to its end: every outcome told to its user and recorded.
 
-        A new job comes with ``answered`` (the collector's release) and is answered first; if it
-        must then wait for a slot it is parked (``_answer``) and this returns at once, to be
-        called again without ``answered`` when the job leaves the queue."""
+        A new job is answered first; if it must then wait for a slot it is parked (``_answer``)
+        and this returns at once, to be called again (not new) when the job leaves the queue."""
         self._active[job.job_id] = job
         result: GenerationResult | None = None
         seconds: float | None = None
         parked = False
         try:
-            if answered is not None:
-                parked = await self._answer(interaction, job, answered)
+            if new:
+                parked = await self._answer(interaction, job)
                 if parked:
                     return
             async with self.service.slot(job):
@@ -238,9 +233,7 @@ class JobRunner:
                 self._active.pop(job.job_id, None)
                 job.ticket.release()
 
-    async def _answer(
-        self, interaction: Interaction, job: PreparedJob, answered: Callable[[], None]
-    ) -> bool:
+    async def _answer(self, interaction: Interaction, job: PreparedJob) -> bool:
         """Acknowledge the interaction: deferred if the job starts at once, else its place in the
         queue with a Cancel button, in one request. True if the job was parked to wait.
 
@@ -260,8 +253,6 @@ class JobRunner:
                 )
         except DISCORD_FAILURES as exc:
             raise DeliveryError(detail=f"answering the interaction failed: {_why(exc)}") from exc
-        finally:
-            answered()
         if job.ticket.state is not JobState.QUEUED:
             return False  # it started, or was cancelled, while the answer was on its way
         job.ticket.follow_position(

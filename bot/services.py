@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from bot import collector
 from bot.api import AimlApiClient
 from bot.config import Settings
 from bot.generation import GenerationService
@@ -69,9 +68,6 @@ def build_services(
     pacing: Pacing | None = None,
 ) -> Services:
     pacing = pacing or Pacing()
-    # The WAL checkpoint (an fsync) waits for the end of a burst of answers, as the older
-    # generations' garbage collections do.
-    db.quiet_moment = collector.HOLD.after_busy
     api = build_api(settings, session, pacing)
     ledger = Ledger(
         db,

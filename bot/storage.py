@@ -1,9 +1,9 @@
 """The storage layer: every SQL statement of the bot lives in this module.
 
-Two connections per process to one file in WAL mode, foreign keys on: an aiosqlite connection
-(busy timeout, migrations, checkpoints, reads that may be long) and one owned by the event loop's
-thread for every write and the reads made before an interaction is answered (see "plumbing"
-below). Schema changes are numbered files in ``bot/migrations`` applied in order and recorded in
+One aiosqlite connection per process to one file in WAL mode, with a busy timeout, foreign keys
+on and SQLite's own automatic checkpoints. Every statement runs on aiosqlite's worker thread, so
+a slow disk or a long report never stops the event loop (and the gateway heartbeat with it).
+Schema changes are numbered files in ``bot/migrations`` applied in order and recorded in
 ``PRAGMA user_version``. Balances change only in single atomic statements.
 """
 
@@ -15,28 +15,24 @@ import json
 import logging
 import os
 import re
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
-# Writes on the event loop's connection between two WAL checkpoints (~6 pages each at most).
-CHECKPOINT_EVERY = 200
-# A checkpoint that falls due while members wait for answers waits for a quiet moment
-# (Database.quiet_moment), but not past this many times CHECKPOINT_EVERY writes.
-CHECKPOINT_PUT_OFF_MAX = 5
 SQLITE_INT_MAX = 2**63 - 1
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+T = TypeVar("T")
+Params = Sequence[Any] | dict[str, Any]
 
 
 class StorageError(Exception):
@@ -89,28 +85,13 @@ class _Store:
         # One connection is shared by every task; the lock keeps one task's transaction from
         # absorbing another task's statements.
         self._lock = asyncio.Lock()
-        # The event loop's own connection: every write, and the reads made before an interaction
-        # is answered (see _run_now); None until open() has migrated the schema.
-        self._now: sqlite3.Connection | None = None
-        self._now_thread: int | None = None
-        self._writes_since_checkpoint = 0
-        self._checkpointing: asyncio.Task[None] | None = None
-        self._checkpoint_behind = False  # the last checkpoint could not copy every page
-        self._draining = False  # a checkpoint is completing: writes queue behind it
-        # Given a function to call, calls it when the process is quiet (or at once): set by
-        # the bot to the collector's busy periods. None: checkpoints start as soon as due.
-        self.quiet_moment: Callable[[Callable[[], None]], None] | None = None
-        self._checkpoint_waiting = False
-        self._closing = False
         # Each server's rules as the checks before the defer read them (RequestContextStore),
         # dropped by every write to them; the epoch keeps a read that raced a write out.
         self._rules: dict[int, GuildRules] = {}
         self._rules_epoch = 0
 
     @classmethod
-    async def open(
-        cls, path: Path | str, *, migrate: bool = True, loop_connection: bool = True
-    ) -> Self:
+    async def open(cls, path: Path | str, *, migrate: bool = True) -> Self:
         path = Path(path)
         _prepare_file(path)
         try:
@@ -137,37 +118,7 @@ class _Store:
         except BaseException:
             await conn.close()
             raise
-        if migrate and loop_connection:
-            db._open_now_connection()
         return db
-
-    def _open_now_connection(self) -> None:
-        """Open the event loop's connection (WAL files only); without it every statement hops.
-
-        ``timeout=0``: a statement that would have to wait for a lock fails at once instead, and
-        is then sent through aiosqlite. No checkpoints here (they fsync): the aiosqlite
-        connection runs them on its own thread. ``synchronous = NORMAL`` as there: a commit
-        appends to the WAL and does not fsync.
-        """
-        try:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=0)
-        except sqlite3.Error as exc:
-            log.warning("no fast database connection (%s); every statement uses aiosqlite", exc)
-            return
-        try:
-            mode = conn.execute("PRAGMA journal_mode").fetchall()
-            if not mode or str(mode[0][0]).lower() != "wal":
-                conn.close()
-                return
-            for pragma in ("synchronous = NORMAL", "foreign_keys = ON", "wal_autocheckpoint = 0"):
-                conn.execute(f"PRAGMA {pragma}").fetchall()
-        except sqlite3.Error as exc:
-            conn.close()
-            log.warning("no fast database connection (%s); every statement uses aiosqlite", exc)
-            return
-        conn.row_factory = sqlite3.Row
-        self._now = conn
-        self._now_thread = threading.get_ident()
 
     async def _configure(self) -> None:
         try:
@@ -178,6 +129,8 @@ class _Store:
             mode = rows[0][0] if rows else None
             if str(mode).lower() != "wal":
                 log.warning("SQLite did not switch to WAL mode (got %s)", mode)
+            # In WAL mode a commit appends to the log without an fsync; SQLite's automatic
+            # checkpoint (left at its default) copies the log back and keeps it small.
             await self._conn.execute_fetchall("PRAGMA synchronous = NORMAL")
             await self._conn.execute_fetchall("PRAGMA foreign_keys = ON")
         except aiosqlite.Error as exc:
@@ -187,12 +140,6 @@ class _Store:
             ) from None
 
     async def close(self) -> None:
-        self._closing = True
-        if self._checkpointing is not None:
-            await self._checkpointing
-        if self._now is not None:
-            self._now.close()
-            self._now = None
         await self._conn.close()
 
     async def __aenter__(self) -> Self:
@@ -208,148 +155,40 @@ class _Store:
 
     # -- plumbing -----------------------------------------------------------------------------
     #
-    # Two connections. Writes (single statements, all short) and the reads of the checks before
-    # an interaction is answered run on the event loop's own connection (_run_now), at once.
-    # Other reads, some of them long (reports, exports, history), and the long writes (backups)
-    # go to aiosqlite's worker thread in one round trip each (execute and fetch together). There
-    # single statements skip the lock unless a transaction holds it; a statement is queued to the
-    # worker before the coroutine first yields, so when the lock is free it runs before any
-    # transaction that starts later and can never land inside one. See the README's performance
-    # section for the measurements behind both.
+    # Each statement is one round trip to aiosqlite's worker thread (execute and fetch
+    # together). Single statements skip the lock unless a transaction holds it: a statement is
+    # queued to the worker before the coroutine first yields, so when the lock is free it runs
+    # before any transaction that starts later and can never land inside one.
 
-    async def _fetchall(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> list[aiosqlite.Row]:
+    async def _one(self, statement: Callable[[], Awaitable[T]]) -> T:
         if self._lock.locked():
             async with self._lock:
-                return list(await self._conn.execute_fetchall(sql, params))
-        return list(await self._conn.execute_fetchall(sql, params))
+                return await statement()
+        return await statement()
 
-    async def _fetchone(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> aiosqlite.Row | None:
+    async def _fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        return list(await self._one(lambda: self._conn.execute_fetchall(sql, params)))
+
+    async def _fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
 
-    def _run_now(
-        self, sql: str, params: Sequence[Any] | dict[str, Any]
-    ) -> tuple[list[aiosqlite.Row], int] | None:
-        """Run one statement at once on the event loop's own connection: its rows and rowcount,
-        or None when it cannot run here and must go through aiosqlite instead.
+    async def _execute(self, sql: str, params: Params = ()) -> int:
+        """Run one write in autocommit mode; returns the number of rows changed.
 
-        Every write and the reads a member waits on before their interaction is acknowledged
-        (request context, cooldown) come here. A hop to aiosqlite's thread costs ~0.5 ms of
-        thread wake-ups even on an idle loop, and far more under a burst, when the worker waits
-        for the GIL; a statement like these takes ~0.02-0.15 ms. One connection doing every
-        write also means the two never contend for SQLite's write lock. It never waits: while a
-        transaction holds the lock, or when SQLite reports the database busy (another process
-        writing), the statement goes through aiosqlite, atomic there all the same.
-        """
-        conn = self._now
-        if (
-            conn is None
-            or self._lock.locked()
-            or self._draining
-            or threading.get_ident() != self._now_thread
-        ):
-            return None
+        The cursor is left to the garbage collector: closing it would be a second round trip,
+        and a write that has run to its end holds nothing open."""
+        cursor = await self._one(lambda: self._conn.execute(sql, params))
+        return cursor.rowcount
+
+    async def _write_rules(self, guild_id: int, sql: str, params: Params) -> int:
+        """A write to a server's settings, channels, models or bans. The cached rules are
+        dropped however the await ends: a cancelled one still runs on the worker thread."""
         try:
-            cursor = conn.execute(sql, params)
-            rows = cursor.fetchall()
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-                raise
-            if conn.in_transaction:
-                conn.rollback()
-            return None
-        if cursor.rowcount > 0:
-            self._wrote()
-        return rows, cursor.rowcount
-
-    def _wrote(self) -> None:
-        """Count a write on the loop's connection; every CHECKPOINT_EVERY, checkpoint the WAL on
-        aiosqlite's thread (the loop's connection never does: a checkpoint fsyncs).
-
-        The checkpoint runs beside new writes and copies the pages it finds. The WAL file is
-        only reused from its start once a checkpoint has copied every page, so if writes kept
-        coming during one, the next drains: writes take aiosqlite's queue behind it for its few
-        milliseconds, and it completes. The WAL then stays ~10 MB however busy the bot is.
-
-        A checkpoint's fsync takes 8-22 ms on a small VM and slows the writes beside it (the
-        filesystem's journal): under a burst of /imagine that was the slowest reservations'
-        time. So one that falls due while members wait for answers is put off to the next quiet
-        moment (``quiet_moment``), up to CHECKPOINT_PUT_OFF_MAX times CHECKPOINT_EVERY writes.
-        """
-        self._writes_since_checkpoint += 1
-        if self._writes_since_checkpoint < CHECKPOINT_EVERY or self._checkpointing is not None:
-            return
-        overdue = self._writes_since_checkpoint >= CHECKPOINT_EVERY * CHECKPOINT_PUT_OFF_MAX
-        if self.quiet_moment is not None and not overdue:
-            if not self._checkpoint_waiting:
-                self._checkpoint_waiting = True
-                self.quiet_moment(self._start_checkpoint)
-            return
-        self._start_checkpoint()
-
-    def _start_checkpoint(self) -> None:
-        """Start a checkpoint on aiosqlite's thread, unless one runs or the store is closing."""
-        self._checkpoint_waiting = False
-        if self._checkpointing is not None or self._closing:
-            return
-        self._writes_since_checkpoint = 0
-        self._draining = self._checkpoint_behind
-        self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint())
-
-    async def _checkpoint(self) -> None:
-        try:
-            # PASSIVE: copies what it can without waiting for readers or blocking writers.
-            await self._conn.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
-            # Its counts are of the WAL as it found it: pages written meanwhile are not copied.
-            self._checkpoint_behind = self._writes_since_checkpoint > 0
-        except (aiosqlite.Error, ValueError) as exc:  # ValueError: the connection was closed
-            log.warning("WAL checkpoint failed: %s", exc)
+            return await self._execute(sql, params)
         finally:
-            self._draining = False
-            self._checkpointing = None
-
-    async def _fetchall_now(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> list[aiosqlite.Row]:
-        done = self._run_now(sql, params)
-        return done[0] if done is not None else await self._fetchall(sql, params)
-
-    async def _fetchone_now(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> aiosqlite.Row | None:
-        rows = await self._fetchall_now(sql, params)
-        return rows[0] if rows else None
-
-    async def _execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        """Run one write in autocommit mode; returns the number of rows changed."""
-        done = self._run_now(sql, params)
-        if done is not None:
-            return done[1]
-        return await self._execute_in_thread(sql, params)
-
-    async def _execute_in_thread(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> int:
-        """Run one statement on aiosqlite's thread (a long one: it must not hold up the loop)."""
-        if self._lock.locked():
-            async with self._lock:
-                return await self._execute_unlocked(sql, params)
-        return await self._execute_unlocked(sql, params)
-
-    async def _execute_unlocked(self, sql: str, params: Sequence[Any] | dict[str, Any]) -> int:
-        cursor = await self._conn.execute(sql, params)
-        count = cursor.rowcount
-        await cursor.close()
-        return count
-
-    def _rules_changed(self, guild_id: int) -> None:
-        """Call after a write to a server's settings, channels, models or bans has committed."""
-        self._rules_epoch += 1
-        self._rules.pop(guild_id, None)
+            self._rules_epoch += 1
+            self._rules.pop(guild_id, None)
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -402,7 +241,7 @@ class _Store:
 
     async def backup_to(self, target: Path) -> None:
         """A consistent copy of the live database (``VACUUM INTO``), safe while running."""
-        await self._execute_in_thread("VACUUM INTO ?", (str(target),))
+        await self._execute("VACUUM INTO ?", (str(target),))
 
     # -- meta ---------------------------------------------------------------------------------
 
@@ -555,7 +394,7 @@ class JobStore(_Store):
             "rules_guild": check.guild_id,
             "role_ids": json.dumps(list(check.role_ids)),
         }
-        row = await self._fetchone_now(
+        row = await self._fetchone(
             """
             INSERT INTO jobs (guild_id, channel_id, user_id, scope, budget_day, bot_day, model,
                               prompt, negative_prompt, aspect_ratio, count, seed, params_json,
@@ -595,7 +434,7 @@ class JobStore(_Store):
         return None if row is None else int(row["id"])
 
     async def mark_running(self, job_id: int) -> bool:
-        started = await self._fetchone_now(
+        started = await self._fetchone(
             "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ? AND state = 'queued' "
             "RETURNING id",
             (now(), job_id),
@@ -621,7 +460,7 @@ class JobStore(_Store):
         if state not in TERMINAL_STATES:
             raise ValueError(f"not a terminal state: {state}")
         # RETURNING makes this one round trip to the database thread instead of two.
-        settled = await self._fetchone_now(
+        settled = await self._fetchone(
             """
             UPDATE jobs
                SET state = :state,
@@ -682,7 +521,7 @@ class JobStore(_Store):
         return [_job(r) for r in rows]
 
     async def last_job_time(self, *, user_id: int, scope: str) -> float | None:
-        row = await self._fetchone_now(
+        row = await self._fetchone(
             # Jobs the bot itself refused or cut off (queue full, shutdown, crash) start no
             # cooldown: the member did nothing wrong.
             "SELECT MAX(created_at) AS t FROM jobs WHERE user_id = ? AND scope = ? "
@@ -790,14 +629,14 @@ class GuildStore(_Store):
             if "cooldown_seconds" in changes and changes["cooldown_seconds"] is None:
                 values[columns.index("cooldown_seconds")] = 0
             assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
-            await self._execute(
+            await self._write_rules(
+                guild_id,
                 f"INSERT INTO guild_settings (guild_id, updated_at, {', '.join(columns)}) "
                 f"VALUES (?, ?, {placeholders(columns)}) "
                 f"ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, "
                 f"{assignments}",
                 (guild_id, now(), *values),
             )
-            self._rules_changed(guild_id)
         return await self.guild_settings(guild_id)
 
 
@@ -940,19 +779,19 @@ class ModerationStore(_Store):
         return [int(r["channel_id"]) for r in rows]
 
     async def allow_channel(self, guild_id: int, channel_id: int) -> bool:
-        changed = await self._execute(
+        changed = await self._write_rules(
+            guild_id,
             "INSERT OR IGNORE INTO allowed_channels (guild_id, channel_id) VALUES (?, ?)",
             (guild_id, channel_id),
         )
-        self._rules_changed(guild_id)
         return changed == 1
 
     async def remove_channel(self, guild_id: int, channel_id: int) -> bool:
-        changed = await self._execute(
+        changed = await self._write_rules(
+            guild_id,
             "DELETE FROM allowed_channels WHERE guild_id = ? AND channel_id = ?",
             (guild_id, channel_id),
         )
-        self._rules_changed(guild_id)
         return changed == 1
 
     async def ban(
@@ -964,20 +803,19 @@ class ModerationStore(_Store):
         banned_by: int,
         expires_at: float | None,
     ) -> None:
-        await self._execute(
+        await self._write_rules(
+            guild_id,
             "INSERT INTO bans (guild_id, user_id, reason, banned_by, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, user_id) DO UPDATE SET "
             "reason = excluded.reason, banned_by = excluded.banned_by, "
             "created_at = excluded.created_at, expires_at = excluded.expires_at",
             (guild_id, user_id, reason, banned_by, now(), expires_at),
         )
-        self._rules_changed(guild_id)
 
     async def unban(self, guild_id: int, user_id: int) -> bool:
-        changed = await self._execute(
-            "DELETE FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
+        changed = await self._write_rules(
+            guild_id, "DELETE FROM bans WHERE guild_id = ? AND user_id = ?", (guild_id, user_id)
         )
-        self._rules_changed(guild_id)
         return changed == 1
 
     async def active_ban(self, guild_id: int, user_id: int, at: float) -> BanRow | None:
@@ -1000,7 +838,7 @@ class ModerationStore(_Store):
         self, *, guild_id: int, kind: str, pattern: str, added_by: int
     ) -> int | None:
         """The new entry's id, or None if the same entry exists."""
-        row = await self._fetchone_now(
+        row = await self._fetchone(
             "INSERT INTO blocklist (guild_id, kind, pattern, added_by, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (guild_id, kind, pattern) DO NOTHING RETURNING id",
             (guild_id, kind, pattern, added_by, now()),
@@ -1036,14 +874,13 @@ class ModerationStore(_Store):
             sql = "DELETE FROM disabled_models WHERE guild_id = ? AND model_id = ?"
         else:
             sql = "INSERT OR IGNORE INTO disabled_models (guild_id, model_id) VALUES (?, ?)"
-        changed = await self._execute(sql, (guild_id, model_id))
-        self._rules_changed(guild_id)
+        changed = await self._write_rules(guild_id, sql, (guild_id, model_id))
         return changed == 1
 
     async def audit(
         self, *, guild_id: int, actor_id: int, action: str, details: dict[str, Any]
     ) -> int:
-        row = await self._fetchone_now(
+        row = await self._fetchone(
             "INSERT INTO audit_log (guild_id, actor_id, action, details_json, created_at) "
             "VALUES (?, ?, ?, ?, ?) RETURNING id",
             (guild_id, actor_id, action, json.dumps(details, sort_keys=True, default=str), now()),
@@ -1212,9 +1049,9 @@ class GuildRules:
 
 
 class RequestContextStore(_Store):
-    """The rules are cached per server: every write to them goes through this class's
-    siblings, which call ``_rules_changed``. Writes to the file from another process are not
-    seen until a restart (the bot is the database's only writer)."""
+    """The rules are cached per server; every write to them goes through ``_write_rules``,
+    which drops the server's copy. Writes to the file from another process are not seen until
+    a restart (the bot is the database's only writer)."""
 
     async def request_context(self, guild_id: int, user_id: int, at: float) -> RequestContext:
         rules = self._rules.get(guild_id)
@@ -1235,7 +1072,7 @@ class RequestContextStore(_Store):
 
     async def _read_rules(self, guild_id: int, at: float) -> GuildRules:
         columns = ", ".join(f"gs.{c} AS {c}" for c in GUILD_SETTING_COLUMNS)
-        row = await self._fetchone_now(
+        row = await self._fetchone(
             f"""
             SELECT {columns},
                    (SELECT json_group_array(channel_id) FROM allowed_channels

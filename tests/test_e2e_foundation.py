@@ -110,9 +110,8 @@ async def test_check_verifies_the_token_and_the_key_online(stack: Stack) -> None
 
 
 async def test_ready_freezes_the_heap_and_close_releases_it(stack: Stack) -> None:
-    """What is alive at READY (modules, the guild cache) is frozen out of the collector's walk,
-    whose full pass over it bench.scale times at ~50-90 ms with 2,500 guilds; closing the
-    client gives it back to the collector."""
+    """What is alive at READY (modules, the guild cache) is frozen out of the collector's walk
+    (bench.scale times one full pass over it); closing the client gives it back."""
     async with running_bot(stack) as bot:
         await eventually(lambda: gc.get_freeze_count() > 0, 30, "the heap to be frozen")
         assert not bot.is_closed()

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sqlite3
-import time
+import threading
 from pathlib import Path
 
 import pytest
 
-from bot.collector import CollectorHold
 from bot.ledger import Ledger, guild_scope
-from bot.storage import (
-    CHECKPOINT_EVERY,
-    CHECKPOINT_PUT_OFF_MAX,
-    Database,
-    StorageError,
-    load_migrations,
-)
-from tests.harness import eventually, new_job
+from bot.storage import Database, StorageError, load_migrations
+from tests.harness import new_job
 
 
 async def test_migrates_an_empty_file(tmp_path: Path) -> None:
@@ -51,6 +43,9 @@ async def test_pragmas(tmp_path: Path) -> None:
     async with await Database.open(tmp_path / "bot.sqlite3") as db:
         assert (await db._fetchone("PRAGMA foreign_keys"))[0] == 1  # type: ignore[index]
         assert (await db._fetchone("PRAGMA busy_timeout"))[0] >= 5000  # type: ignore[index]
+        assert (await db._fetchone("PRAGMA synchronous"))[0] == 1  # type: ignore[index]
+        # SQLite's own automatic checkpoint, at its default: nothing of ours schedules them.
+        assert (await db._fetchone("PRAGMA wal_autocheckpoint"))[0] == 1000  # type: ignore[index]
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -128,11 +123,8 @@ async def test_backup_while_open(tmp_path: Path) -> None:
         assert conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()[0] == "v"
 
 
-@pytest.mark.parametrize("loop_connection", [True, False])
-async def test_request_context_reads_a_servers_rules_in_one_go(
-    tmp_path: Path, loop_connection: bool
-) -> None:
-    async with await Database.open(tmp_path / "bot.sqlite3", loop_connection=loop_connection) as db:
+async def test_request_context_reads_a_servers_rules_in_one_go(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "bot.sqlite3") as db:
         empty = await db.request_context(1, 42, at=1000.0)
         assert empty.settings.timezone == "UTC" and empty.settings.cooldown_seconds == 0
         assert empty.allowed_channels == frozenset() and empty.ban is None
@@ -163,48 +155,45 @@ async def test_request_context_reads_a_servers_rules_in_one_go(
         assert (await db.request_context(1, 43, at=1000.0)).ban is not None
 
 
-# -- the event loop's own connection ------------------------------------------------------------
-#
-# The statements a member waits on before their interaction is answered run on a connection of
-# the event loop's thread, so they neither queue behind aiosqlite's worker nor pay its thread
-# wake-ups; when SQLite is busy they go through aiosqlite instead, and never block the loop.
-
-SLOW_QUERY = (
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000) "
-    "SELECT COUNT(*) FROM c"
-)
+# -- the event loop never waits on SQLite --------------------------------------------------------
 
 
-@pytest.mark.parametrize("loop_connection", [True, False])
-async def test_checks_before_the_answer_do_not_queue_behind_a_slow_statement(
-    tmp_path: Path, loop_connection: bool
-) -> None:
-    """A slow report on aiosqlite's thread (an admin's usage export, say) does not hold up the
-    request context, cooldown and reservation of an /imagine; without the loop's connection it
-    does, which is what this test would catch."""
-    async with await Database.open(tmp_path / "bot.sqlite3", loop_connection=loop_connection) as db:
+async def stall_inserts(db: Database, table: str) -> tuple[threading.Event, list[bool]]:
+    """Make every insert into ``table`` on the bot's connection wait, as on a slow disk, until
+    the returned event is set (a trigger calling a function that blocks its thread). The list
+    says, for each insert, whether the event came (True) or the wait gave up (False)."""
+    proceed = threading.Event()
+    waited: list[bool] = []
+
+    def stalled() -> int:
+        waited.append(proceed.wait(30))
+        return 1
+
+    await db._conn.create_function("stalled", 0, stalled)
+    await db._conn.execute_fetchall(
+        f"CREATE TEMP TRIGGER stall_{table} AFTER INSERT ON main.{table} BEGIN "
+        "SELECT stalled(); END"
+    )
+    return proceed, waited
+
+
+async def test_a_slow_reservation_leaves_the_event_loop_running(tmp_path: Path) -> None:
+    """The statement a member waits on before the answer takes long (a slow disk): the event
+    loop runs other work meanwhile, the gateway heartbeat among it. Here the statement goes on
+    only once a callback of the loop has run."""
+    async with await Database.open(tmp_path / "bot.sqlite3") as db:
         ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
         scope = guild_scope(1, "UTC")
-        slow = asyncio.create_task(db._fetchall(SLOW_QUERY))
-        await asyncio.sleep(0.05)  # the worker thread is inside the slow statement
-        started = time.perf_counter()
-        await db.request_context(1, 42, at=time.time())
-        await db.last_job_time(user_id=42, scope=scope.key)
-        job_id = await ledger.reserve(scope, (), new_job(ledger, scope, user=42))
-        checks_done = time.perf_counter()
-        # With the loop's connection the checks finish while the slow statement still runs;
-        # through aiosqlite they wait for it.
-        assert slow.done() is not loop_connection
-        await slow
-        if loop_connection:
-            assert checks_done - started < 0.05 < time.perf_counter() - started
+        proceed, waited = await stall_inserts(db, "jobs")
+        reserving = asyncio.create_task(ledger.reserve(scope, (), new_job(ledger, scope, user=42)))
+        asyncio.get_running_loop().call_soon(proceed.set)
+        job_id = await asyncio.wait_for(reserving, 60)
+        assert waited == [True]  # the insert waited, and the loop ran the callback meanwhile
         job = await db.get_job(job_id)
         assert job is not None and job.state == "queued" and job.credits_reserved == 1
 
 
-async def test_a_locked_database_falls_back_to_aiosqlite_without_blocking_the_loop(
-    tmp_path: Path,
-) -> None:
+async def test_a_locked_database_makes_the_reservation_wait_not_the_loop(tmp_path: Path) -> None:
     """Another process holds the write lock: the reservation waits on aiosqlite's thread (busy
     timeout) while the event loop keeps running, and lands once the lock is released."""
     path = tmp_path / "bot.sqlite3"
@@ -215,102 +204,50 @@ async def test_a_locked_database_falls_back_to_aiosqlite_without_blocking_the_lo
         try:
             other.execute("BEGIN IMMEDIATE")
             other.execute("INSERT INTO meta (key, value) VALUES ('held', 'by another process')")
-            ticks = 0
-
-            async def tick() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
-
-            ticker = asyncio.create_task(tick())
-            started = time.perf_counter()
             reserving = asyncio.create_task(
                 ledger.reserve(scope, (), new_job(ledger, scope, user=42))
             )
-            await asyncio.sleep(0.3)
-            assert not reserving.done()  # waiting for the lock, on the worker thread
-            assert ticks >= 10  # ... and the loop was free all along
+            await asyncio.sleep(0.3)  # the loop runs ...
+            assert not reserving.done()  # ... while the reservation waits for the lock
             other.execute("COMMIT")
             job_id = await reserving
-            assert time.perf_counter() - started >= 0.3
-            ticker.cancel()
         finally:
             other.close()
         job = await db.get_job(job_id)
         assert job is not None and job.credits_reserved == 1
         assert await db.get_meta("held") == "by another process"
-        # The next statement takes the loop's connection again.
-        await ledger.reserve(scope, (), new_job(ledger, scope, user=43))
-        usage = await db.usage(scope.key, ledger.days(scope)[0], 43)
-        assert usage.reserved == 1
 
 
-async def test_the_wal_is_checkpointed_though_the_loop_connection_never_does(
-    tmp_path: Path,
-) -> None:
-    """Every write runs on the loop's connection, which never checkpoints (that fsyncs); the
-    aiosqlite thread does every CHECKPOINT_EVERY writes, so the WAL is reused, not grown."""
+async def test_the_wal_stays_small_under_back_to_back_writes(tmp_path: Path) -> None:
+    """SQLite's own checkpoints keep the WAL file small however the writes come, even back to
+    back with nothing else for the loop to do between them."""
     path = tmp_path / "bot.sqlite3"
     async with await Database.open(path) as db:
         ledger = Ledger(db, default_daily_credits=10_000, usd_cap=None)
         scope = guild_scope(1, "UTC")
-        for n in range(2_000):
+        for n in range(1_000):
             job_id = await ledger.reserve(scope, (), new_job(ledger, scope, user=n % 50))
             await db.finish_job(job_id, state="done", credits_charged=1)
-            # A running bot awaits the network between writes; a checkpoint starts and ends
-            # in those gaps (these writes never yield: they run at once on the loop).
-            await asyncio.sleep(0)
-        await asyncio.sleep(0.2)
         wal = await asyncio.to_thread(os.path.getsize, f"{path}-wal")
-    # Without checkpoints these 4,000 commits grow it to ~90 MB; with them it stays ~10 MB.
+    # Never checkpointed, these 2,000 commits would grow it to tens of megabytes.
     assert wal < 16 * 1024 * 1024, f"WAL grew to {wal} bytes"
 
 
-async def _reserve(db: Database, ledger: Ledger, count: int) -> None:
-    scope = guild_scope(1, "UTC")
-    for n in range(count):
-        await ledger.reserve(scope, (), new_job(ledger, scope, user=n % 50))
-        await asyncio.sleep(0)
-
-
-async def test_a_checkpoint_due_while_members_wait_waits_for_the_quiet(tmp_path: Path) -> None:
-    """A checkpoint fsyncs, which slows the writes beside it: one that falls due during a busy
-    period starts once it is over. Only checkpoints write the main file (the loop's connection
-    writes the WAL), so its size tells when one ran."""
-    path = tmp_path / "bot.sqlite3"
-    gc_thresholds = gc.get_threshold()
-    hold = CollectorHold(idle_s=0.05)
-    async with await Database.open(path) as db:
-        db.quiet_moment = hold.after_busy
-        ledger = Ledger(db, default_daily_credits=10_000, usd_cap=None)
-        before = path.stat().st_size
-        release = hold.hold()  # an answer in progress
-        await _reserve(db, ledger, CHECKPOINT_EVERY + 50)
-        await asyncio.sleep(0.2)
-        assert path.stat().st_size == before  # due, and put off
-        release()
-        await eventually(lambda: path.stat().st_size > before, 5, "the checkpoint after it")
-    assert gc.get_threshold() == gc_thresholds
-
-
-async def test_a_checkpoint_is_not_put_off_forever(tmp_path: Path) -> None:
-    """A busy period that never ends still gets a checkpoint, at CHECKPOINT_PUT_OFF_MAX times
-    the usual interval, so the WAL stays bounded."""
-    path = tmp_path / "bot.sqlite3"
-    hold = CollectorHold(idle_s=60)
-    async with await Database.open(path) as db:
-        db.quiet_moment = hold.after_busy
-        ledger = Ledger(db, default_daily_credits=100_000, usd_cap=None)
-        before = path.stat().st_size
-        release = hold.hold()
-        try:
-            await _reserve(db, ledger, CHECKPOINT_EVERY * CHECKPOINT_PUT_OFF_MAX - 10)
-            await asyncio.sleep(0.2)
-            assert path.stat().st_size == before
-            await _reserve(db, ledger, 20)
-            await eventually(lambda: path.stat().st_size > before, 5, "the overdue checkpoint")
-            assert hold.busy
-        finally:
-            release()
-            hold.end_busy(collect=False)
+async def test_a_cancelled_write_to_a_servers_rules_is_seen_by_the_next_request(
+    tmp_path: Path,
+) -> None:
+    """The rules each request reads are kept between requests. An admin command cut off while
+    its write is on the worker thread (the write still commits) must not leave the old rules
+    kept: the next request sees the ban."""
+    async with await Database.open(tmp_path / "bot.sqlite3") as db:
+        assert (await db.request_context(1, 42, at=1000.0)).ban is None  # now kept
+        proceed, _ = await stall_inserts(db, "bans")
+        banning = asyncio.create_task(
+            db.ban(guild_id=1, user_id=42, reason=None, banned_by=7, expires_at=None)
+        )
+        await asyncio.sleep(0.05)  # the insert is queued to the worker thread, and waits there
+        banning.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await banning
+        proceed.set()
+        assert (await db.request_context(1, 42, at=1000.0)).ban is not None

@@ -146,12 +146,9 @@ async def test_the_database_is_created_owner_only(stack: Stack, bot: ImagenBot) 
 
 
 async def on_every_connection(bot: ImagenBot, pragma: str) -> None:
-    """A per-connection fault on each of the bot's connections: aiosqlite's and the event
-    loop's own (bot/storage.py), which runs the checks before an interaction is answered."""
+    """A per-connection fault on the bot's one connection (bot/storage.py)."""
     # To the statement's end: a pragma's unread result row would keep a snapshot open.
     await bot.db._conn.execute_fetchall(pragma)
-    if bot.db._now is not None:
-        bot.db._now.execute(pragma).fetchall()
 
 
 async def cap_database(bot: ImagenBot) -> None:
