@@ -169,7 +169,7 @@ class Ledger:
     async def reserve(self, scope: Scope, role_ids: Iterable[int], job: NewJob) -> int:
         """Insert the job, reserving its credits, or raise ``BudgetExceededError`` saying why."""
         # One round trip: the reserving statement reads the server's rules itself. This runs
-        # before every /imagine is acknowledged (see the README's performance section).
+        # before every /imagine is acknowledged (see docs/performance.md).
         roles = tuple(role_ids)
         check = BudgetCheck(
             base_limit=self._default,
