@@ -16,7 +16,8 @@ import aiohttp
 import jsonschema
 import pytest
 
-from bot.api import AimlApiClient, GenerationRequest, build_body
+from bot.api.client import AimlApiClient
+from bot.api.request import GenerationRequest, build_body
 from bot.catalogue import (
     ASPECT_RATIOS,
     MAX_IMAGES,

@@ -9,7 +9,8 @@ from email.utils import format_datetime
 import aiohttp
 import pytest
 
-from bot.api import AimlApiClient, GenerationRequest, parse_retry_after
+from bot.api import AimlApiClient, GenerationRequest
+from bot.api.client import parse_retry_after
 from bot.catalogue import MODELS, ModelSpec
 from bot.errors import (
     ApiError,

@@ -26,7 +26,8 @@ from PIL import Image
 from yarl import URL
 
 from bot import images
-from bot.api import AimlApiClient, GenerationRequest, address_allowed
+from bot.api import AimlApiClient, GenerationRequest
+from bot.api.client import address_allowed
 from bot.catalogue import MODELS
 from bot.errors import ImageDownloadError, MalformedResponseError
 from tests.fakes.aimlapi import FakeAimlApi, Fault
