@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bot.api import AimlApiClient, GenerationRequest
-from bot.api.client import parse_retry_after
+from bot.api.response import parse_retry_after
 from bot.catalogue import MODELS, ModelSpec
 from bot.errors import (
     ApiError,

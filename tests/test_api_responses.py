@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from bot.api import AimlApiClient, GenerationRequest
-from bot.api.client import parse_response
+from bot.api.response import parse_response
 from bot.catalogue import MODELS
 from bot.errors import MalformedResponseError, NoImagesError
 from tests.fakes.aimlapi import CONTRACT_PATH, SHAPES, SIZES, FakeAimlApi, Fault, Shape

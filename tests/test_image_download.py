@@ -27,7 +27,7 @@ from yarl import URL
 
 from bot import images
 from bot.api import AimlApiClient, GenerationRequest
-from bot.api.client import address_allowed
+from bot.api.download import address_allowed
 from bot.catalogue import MODELS
 from bot.errors import ImageDownloadError, MalformedResponseError
 from tests.fakes.aimlapi import FakeAimlApi, Fault

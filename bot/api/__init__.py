@@ -1,10 +1,12 @@
-"""The AI/ML API: the request (``request``), the client with its retries (``client``).
+"""The AI/ML API client as a package.
 
-Only the names the rest of the bot imports are re-exported here; everything else is imported from
-the submodule that owns it.
+``request`` builds and validates the body, ``client`` posts it with retries and backoff,
+``response`` reads answers and error statuses, ``download`` fetches the images safely. Only the
+names other modules import are re-exported here; everything else comes from its own submodule.
 """
 
-from bot.api.client import AimlApiClient, GeneratedImage, GenerationResult
+from bot.api.client import AimlApiClient, GenerationResult
+from bot.api.download import GeneratedImage
 from bot.api.request import GenerationRequest
 
 __all__ = ["AimlApiClient", "GeneratedImage", "GenerationRequest", "GenerationResult"]
