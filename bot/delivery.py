@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 import aiohttp
 import discord
 
-from bot import rendering
+from bot import rendering, texts
 from bot.api import GenerationResult
 from bot.catalogue import get_model
 from bot.errors import ImagenError, ShuttingDownError
@@ -54,7 +54,7 @@ APOLOGY = "Something went wrong on our side. You were not charged; please try ag
 
 class DeliveryError(ImagenError):
     error_class = "delivery"
-    default_message = "The images could not be posted to Discord. You were not charged."
+    default_message = texts.DELIVERY_FAILED
 
 
 def token_expired(interaction: Interaction, *, now: dt.datetime | None = None) -> bool:
@@ -199,7 +199,7 @@ class JobRunner:
             self._observe(job, "ok", seconds)
         except JobCancelledError as exc:
             text = (
-                ShuttingDownError.default_message
+                ShuttingDownError.default_message()
                 if exc.by_shutdown
                 else "Cancelled. You were not charged."
             )

@@ -1,20 +1,26 @@
 """Typed errors raised by the core and shown to users by one handler.
 
-Each error carries a short ``user_message`` fit for Discord and a stable ``error_class`` stored on
-the job row. Raw upstream text never goes into ``user_message``; it stays in ``detail`` for the log.
+Each error carries a short ``user_message`` fit for Discord (by default its class's
+``default_message``, a ``Text`` of bot/texts.py) and a stable ``error_class`` stored on the job
+row. Raw upstream text never goes into ``user_message``; it stays in ``detail`` for the log.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from bot import texts
+from bot.texts import Text
 
 
 class ImagenError(Exception):
     """Base of every error a user may be shown."""
 
     error_class = "error"
-    default_message = "Something went wrong. You were not charged."
+    default_message: ClassVar[Text] = texts.ERROR_GENERIC
 
     def __init__(self, user_message: str | None = None, *, detail: str = "") -> None:
-        self.user_message = user_message or self.default_message
+        self.user_message = user_message or self.default_message()
         self.detail = detail
         super().__init__(detail or self.user_message)
 
@@ -33,7 +39,7 @@ class RefusedError(ImagenError):
 
 class ShuttingDownError(RefusedError):
     error_class = "shutting_down"
-    default_message = "The bot is restarting. Try again in a minute; you were not charged."
+    default_message = texts.SHUTTING_DOWN
 
 
 class ApiError(ImagenError):
@@ -57,64 +63,56 @@ class ApiError(ImagenError):
 
 class BadRequestError(ApiError):
     error_class = "bad_request"
-    default_message = (
-        "The image service rejected these options. Try a shorter prompt or other options."
-    )
+    default_message = texts.API_BAD_REQUEST
 
 
 class SafetyBlockedError(ApiError):
     error_class = "safety_blocked"
-    default_message = "The image service's safety filter blocked this prompt. Try rewording it."
+    default_message = texts.API_SAFETY_BLOCKED
 
 
 class AuthError(ApiError):
     error_class = "auth"
-    default_message = (
-        "The image service rejected the bot's API key. An admin should check AIMLAPI_KEY."
-    )
+    default_message = texts.API_AUTH
 
 
 class OutOfCreditsError(ApiError):
     error_class = "out_of_credits"
-    default_message = (
-        "The bot's image service account is out of credits. An admin has to top it up."
-    )
+    default_message = texts.API_OUT_OF_CREDITS
 
 
 class ModelUnavailableError(ApiError):
     error_class = "model_unavailable"
-    default_message = "This model is not available (it may be deprecated). Pick another model."
+    default_message = texts.API_MODEL_UNAVAILABLE
 
 
 class RateLimitedError(ApiError):
     error_class = "rate_limited"
     retryable = True
-    default_message = "The image service is busy right now. Try again in a minute."
+    default_message = texts.API_RATE_LIMITED
 
 
 class UpstreamError(ApiError):
     error_class = "upstream"
     retryable = True
-    default_message = "The image service is having trouble. Try again in a few minutes."
+    default_message = texts.API_UPSTREAM
 
 
 class GenerationTimeoutError(ApiError):
     error_class = "timeout"
-    default_message = "The image service took too long to answer. Try again."
+    default_message = texts.API_TIMEOUT
 
 
 class MalformedResponseError(ApiError):
     error_class = "malformed_response"
-    default_message = "The image service sent an answer the bot could not read. Try again."
+    default_message = texts.API_MALFORMED
 
 
 class NoImagesError(ApiError):
     error_class = "no_images"
-    default_message = (
-        "The image service returned no images; the prompt may have been filtered. Try rewording it."
-    )
+    default_message = texts.API_NO_IMAGES
 
 
 class ImageDownloadError(ApiError):
     error_class = "download"
-    default_message = "The generated image could not be fetched. Try again."
+    default_message = texts.API_DOWNLOAD

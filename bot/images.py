@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from bot import texts
 from bot.errors import ImageDownloadError
 
 if TYPE_CHECKING:
@@ -163,6 +164,6 @@ def fit_to_limit(data: bytes, limit_bytes: int) -> tuple[bytes, ImageKind, bool]
             )
             return out, JPEG, True
     raise ImageDownloadError(
-        "The generated image is too large to post here.",
+        texts.IMAGE_TOO_LARGE(),
         detail=f"could not fit a {len(data)}-byte image into {limit_bytes} bytes",
     )

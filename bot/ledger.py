@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot import texts
 from bot.errors import RefusedError, UserInputError
 from bot.storage import BudgetCheck, BudgetRules, Database, NewJob, Usage
 
@@ -91,11 +92,11 @@ def checked_credits(value: int, *, what: str = "Credits", minimum: int = 0) -> i
     """Admin-entered amounts: whole, not negative, not absurd. Discord enforces the option's range
     in its client, but a payload can still carry anything."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise UserInputError(f"{what} must be a whole number.")
+        raise UserInputError(texts.CREDITS_NOT_WHOLE(what=what))
     if value < minimum:
-        raise UserInputError(f"{what} can't be less than {minimum}.")
+        raise UserInputError(texts.CREDITS_TOO_LOW(what=what, minimum=minimum))
     if value > MAX_CREDITS:
-        raise UserInputError(f"{what} can't be more than {MAX_CREDITS:,}.")
+        raise UserInputError(texts.CREDITS_TOO_HIGH(what=what, maximum=f"{MAX_CREDITS:,}"))
     return value
 
 
@@ -193,29 +194,23 @@ class Ledger:
         usage = await self._db.usage(scope.key, job.budget_day, job.user_id)
         total = limit.base + usage.grants
         if total == 0:
-            whose = (
-                "Your daily budget here"
-                if scope.guild_id is not None
-                else "Your personal daily budget"
+            zero = (
+                texts.BUDGET_ZERO_HERE if scope.guild_id is not None else texts.BUDGET_ZERO_PERSONAL
             )
-            return BudgetExceededError(
-                f"{whose} is 0 credits, so you can't generate images. "
-                "Ask a server admin if you think this is a mistake.",
-                reset_at=reset,
-            )
+            return BudgetExceededError(zero(), reset_at=reset)
         if usage.used + job.credits > total:
             left = max(0, total - usage.used)
             return BudgetExceededError(
-                f"Not enough credits: this needs {job.credits} and you have {left} of {total} "
-                f"left today. Your budget resets {discord_time(reset)}.",
+                texts.BUDGET_NOT_ENOUGH(
+                    needed=job.credits, left=left, total=total, reset=discord_time(reset)
+                ),
                 reset_at=reset,
             )
         if cap is not None:
             server_used = await self._db.scope_usage(scope.key, job.budget_day)
             if server_used + job.credits > cap:
                 return BudgetExceededError(
-                    f"This server has used its daily cap of {cap} credits. It resets "
-                    f"{discord_time(reset)}.",
+                    texts.BUDGET_SERVER_CAP(cap=cap, reset=discord_time(reset)),
                     reset_at=reset,
                 )
         if self._usd_cap is not None and (
@@ -223,9 +218,7 @@ class Ledger:
         ):
             bot_reset = UTC_SCOPE.next_reset(at)
             return BudgetExceededError(
-                f"The bot has reached its daily spending cap. It resets {discord_time(bot_reset)}.",
+                texts.BUDGET_BOT_CAP(reset=discord_time(bot_reset)),
                 reset_at=bot_reset,
             )
-        return BudgetExceededError(
-            "Your budget changed while this request was checked. Try again.", reset_at=reset
-        )
+        return BudgetExceededError(texts.BUDGET_CHANGED(), reset_at=reset)

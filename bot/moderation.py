@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 import regex
 
+from bot import texts
 from bot.errors import RefusedError, UserInputError
 
 __all__ = [
@@ -67,12 +68,6 @@ PROBE_LENGTH = 4000
 
 MIN_DURATION = datetime.timedelta(minutes=1)
 MAX_DURATION = datetime.timedelta(days=365)
-
-BLOCKED_MESSAGE = "Your prompt contains something this server doesn't allow. Please rephrase it."
-TIMED_OUT_MESSAGE = (
-    "Your prompt could not be checked against this server's blocklist in time, so it was "
-    "refused. Try a shorter or simpler prompt."
-)
 
 
 class _Match(Protocol):
@@ -241,21 +236,17 @@ def compile_entry(
         return _compile_word(pattern, entry_id)
     if kind == "regex":
         return _compile_regex(pattern, entry_id, probe=probe)
-    raise UserInputError('The entry type must be "word" or "regex".')
+    raise UserInputError(texts.BLOCKLIST_KIND())
 
 
 def _compile_word(pattern: str, entry_id: int | None) -> CompiledEntry:
     if len(pattern) > MAX_WORD_LENGTH:
-        raise UserInputError(
-            f"A blocked word or phrase can be at most {MAX_WORD_LENGTH} characters."
-        )
+        raise UserInputError(texts.BLOCKLIST_WORD_TOO_LONG(limit=MAX_WORD_LENGTH))
     word = normalise(pattern)
     if not word:
-        raise UserInputError("A blocked word needs at least one visible letter, digit or symbol.")
+        raise UserInputError(texts.BLOCKLIST_WORD_BLANK())
     if len(word) > MAX_WORD_LENGTH:
-        raise UserInputError(
-            f"A blocked word or phrase can be at most {MAX_WORD_LENGTH} characters."
-        )
+        raise UserInputError(texts.BLOCKLIST_WORD_TOO_LONG(limit=MAX_WORD_LENGTH))
     entry = BlocklistEntry("word", pattern, entry_id)
     compiled: _Pattern = regex.compile(_bounded(_word_regex_source(word)), regex.IGNORECASE)
     return CompiledEntry(entry, word=word, regex=compiled)
@@ -263,9 +254,9 @@ def _compile_word(pattern: str, entry_id: int | None) -> CompiledEntry:
 
 def _compile_regex(pattern: str, entry_id: int | None, *, probe: bool) -> CompiledEntry:
     if not pattern:
-        raise UserInputError("The regex is empty.")
+        raise UserInputError(texts.BLOCKLIST_REGEX_EMPTY())
     if len(pattern) > MAX_REGEX_LENGTH:
-        raise UserInputError(f"A blocked regex can be at most {MAX_REGEX_LENGTH} characters.")
+        raise UserInputError(texts.BLOCKLIST_REGEX_TOO_LONG(limit=MAX_REGEX_LENGTH))
     try:
         compiled: _Pattern = regex.compile(pattern, regex.IGNORECASE)
     except regex.error as exc:
@@ -273,21 +264,23 @@ def _compile_regex(pattern: str, entry_id: int | None, *, probe: bool) -> Compil
         # echo the pattern, which we do not need to repeat back.
         reason = str(getattr(exc, "msg", "") or "syntax error")[:80]
         position = getattr(exc, "pos", None)
-        where = f" at position {position}" if isinstance(position, int) else ""
-        raise UserInputError(f"That regex does not compile: {reason}{where}.") from None
+        message = (
+            texts.BLOCKLIST_REGEX_INVALID_AT(reason=reason, position=position)
+            if isinstance(position, int)
+            else texts.BLOCKLIST_REGEX_INVALID(reason=reason)
+        )
+        raise UserInputError(message) from None
     except (ValueError, OverflowError, RecursionError) as exc:
-        raise UserInputError(f"That regex does not compile: {type(exc).__name__}.") from None
+        raise UserInputError(texts.BLOCKLIST_REGEX_INVALID(reason=type(exc).__name__)) from None
     problem = find_catastrophic_shape(pattern)
     if problem is not None:
-        raise UserInputError(f"That regex could be very slow ({problem}). Simplify it.")
+        raise UserInputError(texts.BLOCKLIST_REGEX_SLOW_SHAPE(problem=problem))
     if _matches_empty(compiled):
-        raise UserInputError("That regex can match empty text, so it would block every prompt.")
+        raise UserInputError(texts.BLOCKLIST_REGEX_MATCHES_EMPTY())
     if probe:
         slow = _probe(compiled)
         if slow is not None:
-            raise UserInputError(
-                "That regex took too long on a test prompt, so it could stall the bot. Simplify it."
-            )
+            raise UserInputError(texts.BLOCKLIST_REGEX_SLOW_PROBE())
     return CompiledEntry(BlocklistEntry("regex", pattern, entry_id), regex=compiled)
 
 
@@ -539,7 +532,7 @@ class BlockMatch:
 
     @property
     def user_message(self) -> str:
-        return TIMED_OUT_MESSAGE if self.timed_out else BLOCKED_MESSAGE
+        return texts.PROMPT_CHECK_TIMED_OUT() if self.timed_out else texts.PROMPT_BLOCKED()
 
     def to_error(self) -> RefusedError:
         """The error the command handler shows; the log detail names the entry, not the text."""
@@ -692,15 +685,10 @@ def ensure_room(kind: str, stored: int) -> None:
     """Refuse adding an entry of ``kind`` to a list that already holds ``stored`` of them."""
     if kind == "regex" and stored >= MAX_REGEX_ENTRIES:
         raise UserInputError(
-            f"This server already has {MAX_REGEX_ENTRIES} regex entries, the most it can have. "
-            "Remove one first (/imagine-admin blocklist remove), or block words and phrases "
-            f"instead (up to {MAX_WORD_ENTRIES})."
+            texts.BLOCKLIST_REGEX_FULL(limit=MAX_REGEX_ENTRIES, word_limit=MAX_WORD_ENTRIES)
         )
     if kind == "word" and stored >= MAX_WORD_ENTRIES:
-        raise UserInputError(
-            f"This server already has {MAX_WORD_ENTRIES} blocked words and phrases, the most it "
-            "can have. Remove one first (/imagine-admin blocklist remove)."
-        )
+        raise UserInputError(texts.BLOCKLIST_WORD_FULL(limit=MAX_WORD_ENTRIES))
 
 
 # --------------------------------------------------------------------------------------------
@@ -716,13 +704,12 @@ _UNIT_ALIASES = {
     "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
 }  # fmt: skip
 _DURATION_PART = regex.compile(r"\s*(\d{1,9})\s*([a-z]+)\s*,?", regex.IGNORECASE)
-_DURATION_HELP = "Use a duration like 30m, 2h or 7d."
 
 
 def parse_duration(text: str) -> datetime.timedelta:
     """Parse "30m", "2h", "7d", "1w", "1h30m", "1h 30m" or "90s" (1 minute to 365 days)."""
     if not text or len(text) > 40:
-        raise UserInputError(_DURATION_HELP)
+        raise UserInputError(texts.DURATION_HELP())
     total = 0
     seen: set[str] = set()
     pos = 0
@@ -730,19 +717,19 @@ def parse_duration(text: str) -> datetime.timedelta:
     while pos < len(stripped):
         m = _DURATION_PART.match(stripped, pos)
         if m is None or m.end() == pos:
-            raise UserInputError(_DURATION_HELP)
+            raise UserInputError(texts.DURATION_HELP())
         unit = _UNIT_ALIASES.get(m.group(2).lower())
         if unit is None or unit in seen:
-            raise UserInputError(_DURATION_HELP)
+            raise UserInputError(texts.DURATION_HELP())
         seen.add(unit)
         total += int(m.group(1)) * _UNIT_SECONDS[unit]
         pos = m.end()
     if not seen:
-        raise UserInputError(_DURATION_HELP)
+        raise UserInputError(texts.DURATION_HELP())
     if total < MIN_DURATION.total_seconds():
-        raise UserInputError("The shortest duration is 1 minute.")
+        raise UserInputError(texts.DURATION_TOO_SHORT())
     if total > MAX_DURATION.total_seconds():
-        raise UserInputError("The longest duration is 365 days.")
+        raise UserInputError(texts.DURATION_TOO_LONG())
     return datetime.timedelta(seconds=total)
 
 
@@ -782,7 +769,7 @@ def validate_timezone(name: str) -> str:
         else:
             return canonical
     shown = sanitize_for_display(cleaned, 40) or "(empty)"
-    raise UserInputError(f'Unknown timezone "{shown}"; use an IANA name like Europe/Paris.')
+    raise UserInputError(texts.TIMEZONE_UNKNOWN(name=shown))
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar, cast
 
+from bot import texts
 from bot.errors import RefusedError
 from bot.moderation import (
     Blocklist,
@@ -39,7 +40,6 @@ BLOCKLIST_THREADS = 4
 # How long a request waits for its server's previous blocklist work before it is refused: with the
 # check's own deadline, well inside Discord's 3 s to answer an interaction.
 SERVER_TURN_WAIT_S = 1.0
-BUSY_MESSAGE = "This server's blocklist is busy checking other prompts. Try again in a moment."
 
 
 class Policy:
@@ -72,12 +72,18 @@ class Policy:
         allowed = sorted(ctx.allowed_channels)
         if allowed and channel_id not in ctx.allowed_channels:
             listed = " ".join(f"<#{c}>" for c in allowed[:5])
-            raise RefusedError(f"Image generation isn't enabled in this channel. Try {listed}.")
+            raise RefusedError(texts.CHANNEL_NOT_ALLOWED(channels=listed))
         ban = ctx.ban
         if ban is not None:
-            until = f" until <t:{int(ban.expires_at)}:f>" if ban.expires_at is not None else ""
-            reason = f" Reason: {sanitize_for_display(ban.reason, 200)}" if ban.reason else ""
-            raise RefusedError(f"You can't generate images in this server{until}.{reason}")
+            refusal = (
+                texts.BANNED()
+                if ban.expires_at is None
+                else texts.BANNED_UNTIL(until=f"<t:{int(ban.expires_at)}:f>")
+            )
+            if ban.reason:
+                reason = sanitize_for_display(ban.reason, 200)
+                refusal = texts.BAN_REASON(refusal=refusal, reason=reason)
+            raise RefusedError(refusal)
 
     async def blocklist(self, guild_id: int) -> Blocklist:
         cached = self._blocklists.get(guild_id)
@@ -132,7 +138,9 @@ class Policy:
             async with asyncio.timeout(SERVER_TURN_WAIT_S):
                 await turn.acquire()
         except TimeoutError:
-            raise RefusedError(BUSY_MESSAGE, detail=f"blocklist of guild {guild_id} busy") from None
+            raise RefusedError(
+                texts.BLOCKLIST_BUSY(), detail=f"blocklist of guild {guild_id} busy"
+            ) from None
         loop = asyncio.get_running_loop()
 
         def give_back(_: Future[T]) -> None:

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 
+from bot import texts
 from bot.errors import ImagenError, RefusedError, ShuttingDownError
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,7 @@ class QueueFullError(RefusedError):
     error_class = "queue_full"
 
     def __init__(self, in_flight: int) -> None:
-        noun = "job" if in_flight == 1 else "jobs"
-        super().__init__(
-            f"You already have {in_flight} {noun} queued or generating. Wait for one to finish."
-        )
+        super().__init__(texts.QUEUE_FULL(count=in_flight))
         self.in_flight = in_flight
 
 
@@ -79,11 +77,11 @@ class JobCancelledError(ImagenError):
     """
 
     error_class = "cancelled"
-    default_message = "The job was cancelled before it started. You were not charged."
+    default_message = texts.QUEUE_CANCELLED
 
     def __init__(self, user_message: str | None = None, *, by_shutdown: bool = False) -> None:
         if by_shutdown and user_message is None:
-            user_message = ShuttingDownError.default_message
+            user_message = ShuttingDownError.default_message()
         super().__init__(user_message)
         self.by_shutdown = by_shutdown
         if by_shutdown:

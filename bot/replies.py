@@ -9,12 +9,24 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot import texts
 from bot.errors import ImagenError
 
 log = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, something went wrong on our side. You were not charged; please try again."
-STALE_COMMAND = "This command has changed since Discord loaded it. Try again in a minute."
+# Discord's own names for the permissions its API calls otherwise: the ones a server admin looks
+# for in the settings. Any other permission is shown by its API name, title-cased.
+_PERMISSION_NAMES = {
+    "manage_guild": "Manage Server",
+    "manage_messages": "Manage Messages",
+    "send_messages": "Send Messages",
+    "send_messages_in_threads": "Send Messages in Threads",
+    "embed_links": "Embed Links",
+    "attach_files": "Attach Files",
+    "read_message_history": "Read Message History",
+    "view_channel": "View Channel",
+    "use_external_emojis": "Use External Emoji",
+}
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], message: str) -> None:
@@ -30,6 +42,21 @@ async def send_ephemeral(interaction: discord.Interaction[Any], message: str) ->
             )
     except discord.HTTPException as exc:
         log.warning("could not send an error message to the user: %s", exc)
+
+
+def permission_name(permission: str) -> str:
+    """A permission as a server admin sees it in Discord's settings."""
+    return _PERMISSION_NAMES.get(permission) or permission.replace("_", " ").title()
+
+
+def permissions_text(missing: list[str], *, bot: bool) -> str:
+    """What a member or the bot lacks, named as Discord's settings name it."""
+    names = [permission_name(p) for p in missing]
+    if len(names) == 1:
+        one = texts.BOT_MISSING_PERMISSION if bot else texts.MISSING_PERMISSION
+        return one(permission=names[0])
+    several = texts.BOT_MISSING_PERMISSIONS if bot else texts.MISSING_PERMISSIONS
+    return several(permissions=", ".join(names))
 
 
 def _where(interaction: discord.Interaction[Any]) -> str:
@@ -52,27 +79,31 @@ async def report_error(interaction: discord.Interaction[Any], error: BaseExcepti
         )
         await send_ephemeral(interaction, error.user_message)
         return
-    if isinstance(error, app_commands.MissingPermissions | app_commands.BotMissingPermissions):
-        await send_ephemeral(interaction, "You need the Manage Server permission for this.")
+    if isinstance(error, app_commands.BotMissingPermissions):
+        # The bot lacks it, not the member: say so, and who can fix it.
+        await send_ephemeral(interaction, permissions_text(error.missing_permissions, bot=True))
+        return
+    if isinstance(error, app_commands.MissingPermissions):
+        await send_ephemeral(interaction, permissions_text(error.missing_permissions, bot=False))
         return
     if isinstance(error, app_commands.NoPrivateMessage):
-        await send_ephemeral(interaction, "This command only works in a server.")
+        await send_ephemeral(interaction, texts.GUILD_ONLY())
         return
     if isinstance(error, app_commands.CommandSignatureMismatch | app_commands.CommandNotFound):
         # A Discord client still showing a command from before the last sync (or a forged
         # payload): not our bug, so no traceback.
         log.warning("%s: %s", _where(interaction), error)
-        await send_ephemeral(interaction, STALE_COMMAND)
+        await send_ephemeral(interaction, texts.STALE_COMMAND())
         return
     if isinstance(error, app_commands.CheckFailure):
-        await send_ephemeral(interaction, "You can't use this command here.")
+        await send_ephemeral(interaction, texts.CHECK_FAILED())
         return
     if isinstance(error, app_commands.TransformerError):
-        await send_ephemeral(interaction, "One of the options has a value I can't use.")
+        await send_ephemeral(interaction, texts.BAD_OPTION())
         return
     log.error(
         "unexpected error in %s:\n%s",
         _where(interaction),
         "".join(traceback.format_exception(error)),
     )
-    await send_ephemeral(interaction, APOLOGY)
+    await send_ephemeral(interaction, texts.APOLOGY())

@@ -6,42 +6,30 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.catalogue import MAX_IMAGES, MODELS
+from bot import texts
+from bot.catalogue import MAX_IMAGES, MODELS, ModelSpec
 from bot.client import ImagenBot
 
-COMMANDS_TEXT = (
-    "`/imagine prompt` — make 1-4 images; options: model, aspect_ratio, count, seed, "
-    "negative_prompt, enhance_prompt\n"
-    "`/quota` — your credits today and when they reset\n"
-    "`/history` — your last 10 generations\n"
-    "`/help` — this message\n"
-    "`/imagine-admin …` — server settings, budgets and moderation (Manage Server)"
-)
+
+def model_line(model: ModelSpec, default_model: str) -> str:
+    name = texts.HELP_MODEL_DEFAULT(name=model.name) if model.id == default_model else model.name
+    line = texts.HELP_MODEL(name=name, count=model.credits_per_image, prompt_max=model.prompt_max)
+    return texts.HELP_MODEL_DEPRECATED(line=line) if model.deprecated else line
 
 
 def help_embed(default_model: str, daily_credits: int) -> discord.Embed:
     embed = discord.Embed(
-        title="Imagen Bot",
-        description="Create images with Google's Imagen 4 models, right here.",
+        title=texts.HELP_TITLE(),
+        description=texts.HELP_DESCRIPTION(),
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(name="Commands", value=COMMANDS_TEXT, inline=False)
-    lines = []
-    for model in MODELS:
-        note = " (default)" if model.id == default_model else ""
-        flag = " — deprecated" if model.deprecated else ""
-        lines.append(
-            f"**{model.name}**{note}: {model.credits_per_image} credit"
-            f"{'s' if model.credits_per_image != 1 else ''}/image, prompt ≤ {model.prompt_max} "
-            f"chars{flag}"
-        )
-    embed.add_field(name="Models and costs", value="\n".join(lines), inline=False)
+    commands_text = texts.HELP_COMMANDS(max_images=MAX_IMAGES)
+    embed.add_field(name=texts.HELP_COMMANDS_FIELD(), value=commands_text, inline=False)
+    lines = [model_line(model, default_model) for model in MODELS]
+    embed.add_field(name=texts.HELP_MODELS_FIELD(), value="\n".join(lines), inline=False)
     embed.add_field(
-        name="Limits",
-        value=(
-            f"Up to {MAX_IMAGES} images per request. Everyone gets {daily_credits} credits a day "
-            "unless the server sets otherwise; failed generations are never charged."
-        ),
+        name=texts.HELP_LIMITS_FIELD(),
+        value=texts.HELP_LIMITS(max_images=MAX_IMAGES, daily_credits=daily_credits),
         inline=False,
     )
     return embed

@@ -6,6 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import texts
 from bot.audit import jump_url
 from bot.client import ImagenBot
 from bot.moderation import sanitize_for_display
@@ -16,21 +17,21 @@ HISTORY_LIMIT = 10
 
 
 def history_line(n: int, row: JobRow) -> str:
-    link = (
-        f" · [jump]({jump_url(row.guild_id, row.channel_id, row.message_id)})"
-        if row.channel_id is not None and row.message_id is not None
-        else ""
-    )
-    images = f"{row.images_delivered} image{'s' if row.images_delivered != 1 else ''}"
-    prompt = sanitize_for_display(row.prompt.replace("\n", " "), 100)
-    return (
-        f"**{n}.** <t:{int(row.created_at)}:R> · {model_name(row.model)} · {images}{link}\n"
-        f"> {prompt}"
-    )
+    fields = {
+        "n": n,
+        "when": f"<t:{int(row.created_at)}:R>",
+        "model": model_name(row.model),
+        "images": texts.HISTORY_IMAGES(count=row.images_delivered),
+        "prompt": sanitize_for_display(row.prompt.replace("\n", " "), 100),
+    }
+    if row.channel_id is None or row.message_id is None:
+        return texts.HISTORY_LINE(**fields)
+    url = jump_url(row.guild_id, row.channel_id, row.message_id)
+    return texts.HISTORY_LINE_LINKED(url=url, **fields)
 
 
 def history_embed(rows: list[JobRow], *, here: bool) -> discord.Embed:
-    title = "Your latest generations" + (" in this server" if here else "")
+    title = texts.HISTORY_TITLE_HERE() if here else texts.HISTORY_TITLE()
     embed = discord.Embed(title=title, colour=EMBED_COLOUR)
     embed.description = "\n".join(history_line(n, r) for n, r in enumerate(rows, start=1))[:4000]
     return embed
@@ -49,9 +50,7 @@ class HistoryCog(commands.Cog):
             user_id=interaction.user.id, guild_id=interaction.guild_id, limit=HISTORY_LIMIT
         )
         if not rows:
-            await interaction.response.send_message(
-                "You have no generations here yet. Try /imagine.", ephemeral=True
-            )
+            await interaction.response.send_message(texts.HISTORY_EMPTY(), ephemeral=True)
             return
         await interaction.response.send_message(
             embed=history_embed(rows, here=interaction.guild_id is not None),

@@ -34,5 +34,29 @@ API_FAILURES: Final[dict[str, str]] = {
 FAST_UNAVAILABLE: Final = (
     "Imagen 4 Fast is not available (it may be deprecated upstream). Pick another model."
 )
+# A prompt refused because the blocklist check ran out of time, or the server's turn did not come.
+BLOCKLIST_TIMED_OUT: Final = (
+    "Your prompt could not be checked against this server's blocklist in time, so it was "
+    "refused. Try a shorter or simpler prompt."
+)
+BLOCKLIST_BUSY: Final = (
+    "This server's blocklist is busy checking other prompts. Try again in a moment."
+)
+# A prompt that matches the server's blocklist: the only text shown for it.
+PROMPT_BLOCKED: Final = (
+    "Your prompt contains something this server doesn't allow. Please rephrase it."
+)
+# A member without the permission an admin command needs (they lack it, they are told so).
+MEMBER_NEEDS_MANAGE_SERVER: Final = "You need the Manage Server permission for this."
+# The bot lacks a permission: the member is told the bot lacks it, and who can grant it.
+BOT_LACKS_MANAGE_MESSAGES: Final = (
+    "I don't have the Manage Messages permission here. A server admin can grant it to me."
+)
+BOT_LACKS_SEVERAL: Final = (
+    "I don't have these permissions here: Manage Messages, Attach Files. "
+    "A server admin can grant them to me."
+)
+# The one wording of the refund promise, wherever a text makes it.
+NOT_CHARGED: Final = "You were not charged."
 # A failed job's message in chat: the failure behind a warning sign.
 FAILED: Final = "⚠️ {}"

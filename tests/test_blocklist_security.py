@@ -20,12 +20,11 @@ import pytest
 from bot.errors import RefusedError, UserInputError
 from bot.moderation import (
     MAX_REGEX_ENTRIES,
-    TIMED_OUT_MESSAGE,
     Blocklist,
     BlocklistEntry,
     compile_entry,
 )
-from bot.policy import BUSY_MESSAGE, Policy
+from bot.policy import Policy
 from bot.storage import Database
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import (
@@ -38,6 +37,8 @@ from tests.fakes.discord import (
     default_guild,
 )
 from tests.harness import Stack, fake_stack, running_bot
+from tests.messages_en import BLOCKLIST_BUSY as BUSY_MESSAGE
+from tests.messages_en import BLOCKLIST_TIMED_OUT as TIMED_OUT_MESSAGE
 
 CALM_GUILD_ID = DEFAULT_GUILD_ID + 2_000
 CALM_CHANNEL_ID = DEFAULT_CHANNEL_ID + 2_000

@@ -37,6 +37,7 @@ from bot.generation import ImagineRequest
 from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.fakes.discord import FakeInteraction, FakeUser
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, Stack, eventually, running_bot
+from tests.messages_en import API_FAILURES
 
 FAST = MODELS[0]
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +131,7 @@ async def test_a_bomb_fails_the_job_with_a_refund_end_to_end(stack: Stack) -> No
             return message if message is not None and message["content"] else None
 
         message = await eventually(told, 30, "the failure message")
-        assert message["content"] == "⚠️ " + ImageDownloadError.default_message
+        assert message["content"] == "⚠️ " + API_FAILURES["download"]
         assert message["attachments"] == []
         rows = await bot.db._fetchall("SELECT id, state, error_class, credits_charged FROM jobs")
         assert [(r["state"], r["error_class"], r["credits_charged"]) for r in rows] == [

@@ -36,5 +36,5 @@ def test_plural_form_follows_count() -> None:
 
 def test_apology_is_literal() -> None:
     assert texts.APOLOGY() == (
-        "Sorry, something went wrong on our side. You were not charged; please try again."
+        "Sorry, something went wrong on our side. You were not charged. Please try again."
     )

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
+from bot import texts
 from bot.catalogue import API_CREDITS_PER_USD, ModelSpec
 from bot.errors import (
     ApiError,
@@ -276,12 +277,7 @@ def error_for_status(
     if status in (402, 403):
         return OutOfCreditsError(detail=detail, status=status)
     if status == 404:
-        user = None
-        if model is not None:
-            user = (
-                f"{model.name} is not available (it may be deprecated upstream). "
-                "Pick another model."
-            )
+        user = None if model is None else texts.API_NAMED_MODEL_UNAVAILABLE(model=model.name)
         return ModelUnavailableError(user, detail=detail, status=status)
     if status == 429:
         return RateLimitedError(detail=detail, status=status, retry_after=retry_after)
