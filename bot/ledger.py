@@ -88,15 +88,15 @@ class Quota:
 MAX_CREDITS = 1_000_000
 
 
-def checked_credits(value: int, *, what: str = "Credits", minimum: int = 0) -> int:
+def checked_credits(value: int, *, minimum: int = 0) -> int:
     """Admin-entered amounts: whole, not negative, not absurd. Discord enforces the option's range
     in its client, but a payload can still carry anything."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise UserInputError(texts.CREDITS_NOT_WHOLE(what=what))
+        raise UserInputError(texts.CREDITS_NOT_WHOLE())
     if value < minimum:
-        raise UserInputError(texts.CREDITS_TOO_LOW(what=what, minimum=minimum))
+        raise UserInputError(texts.CREDITS_TOO_LOW(minimum=minimum))
     if value > MAX_CREDITS:
-        raise UserInputError(texts.CREDITS_TOO_HIGH(what=what, maximum=f"{MAX_CREDITS:,}"))
+        raise UserInputError(texts.CREDITS_TOO_HIGH(maximum=f"{MAX_CREDITS:,}"))
     return value
 
 

@@ -377,7 +377,7 @@ _GROUP_HEADER = regex.compile(r"\(\?(?:P?<\w+>|'\w+'|[:=!>|]|<[=!]|[a-zA-Z^-]*[:
 
 
 def find_catastrophic_shape(pattern: str) -> str | None:
-    """Name an obviously catastrophic shape in ``pattern``, or return None.
+    """Name an obviously catastrophic shape in ``pattern`` (for the admin), or return None.
 
     A heuristic over a pattern that already compiles: a repeated group that itself contains a
     quantifier (``(a+)+``, ``(.*a){20}``), a repeated group whose alternatives can match the same
@@ -392,7 +392,7 @@ def find_catastrophic_shape(pattern: str) -> str | None:
         frame = stack[-1]
         if ch == "\\":
             if _BACKREF_ESCAPE.match(pattern, i):
-                return "backreference"
+                return texts.SHAPE_BACKREFERENCE()
             nxt = pattern[i + 1] if i + 1 < n else ""
             if nxt in "pPNxuUo" and i + 2 < n and pattern[i + 2] == "{":
                 close = pattern.find("}", i + 2)
@@ -417,11 +417,11 @@ def find_catastrophic_shape(pattern: str) -> str | None:
                 i = n if close < 0 else close + 1
                 continue
             if pattern.startswith("(?P=", i):
-                return "backreference"
+                return texts.SHAPE_BACKREFERENCE()
             if pattern.startswith("(?(", i):
-                return "conditional group"
+                return texts.SHAPE_CONDITIONAL()
             if _RECURSION.match(pattern, i):
-                return "recursion"
+                return texts.SHAPE_RECURSION()
             header = _GROUP_HEADER.match(pattern, i)
             if header is not None and header.group(0).endswith(")"):
                 i = header.end()  # inline flags such as "(?i)": nothing to repeat
@@ -455,9 +455,9 @@ def find_catastrophic_shape(pattern: str) -> str | None:
             length, maximum = quantifier
             if last is not None and last.is_group and (maximum is None or maximum > 1):
                 if last.has_quantifier:
-                    return "a repeated group contains another quantifier"
+                    return texts.SHAPE_NESTED_QUANTIFIER()
                 if last.ambiguous:
-                    return "a repeated group has overlapping alternatives"
+                    return texts.SHAPE_OVERLAPPING()
             frame.has_quantifier = True
             frame.add_non_literal()
             i += length

@@ -99,6 +99,16 @@ BLOCKLIST_REGEX_INVALID_AT: Final = Text(
 BLOCKLIST_REGEX_SLOW_SHAPE: Final = Text(
     "blocklist.regex_slow_shape", "That regex could be very slow ({problem}). Simplify it."
 )
+# The shapes named in the message above.
+SHAPE_BACKREFERENCE: Final = Text("blocklist.shape.backreference", "backreference")
+SHAPE_CONDITIONAL: Final = Text("blocklist.shape.conditional", "conditional group")
+SHAPE_RECURSION: Final = Text("blocklist.shape.recursion", "recursion")
+SHAPE_NESTED_QUANTIFIER: Final = Text(
+    "blocklist.shape.nested_quantifier", "a repeated group contains another quantifier"
+)
+SHAPE_OVERLAPPING: Final = Text(
+    "blocklist.shape.overlapping", "a repeated group has overlapping alternatives"
+)
 BLOCKLIST_REGEX_MATCHES_EMPTY: Final = Text(
     "blocklist.regex_matches_empty",
     "That regex can match empty text, so it would block every prompt.",
@@ -123,9 +133,9 @@ DURATION_TOO_LONG: Final = Text("duration.too_long", "The longest duration is 36
 TIMEZONE_UNKNOWN: Final = Text(
     "timezone.unknown", 'Unknown timezone "{name}"; use an IANA name like Europe/Paris.'
 )
-CREDITS_NOT_WHOLE: Final = Text("credits.not_whole", "{what} must be a whole number.")
-CREDITS_TOO_LOW: Final = Text("credits.too_low", "{what} can't be less than {minimum}.")
-CREDITS_TOO_HIGH: Final = Text("credits.too_high", "{what} can't be more than {maximum}.")
+CREDITS_NOT_WHOLE: Final = Text("credits.not_whole", "Credits must be a whole number.")
+CREDITS_TOO_LOW: Final = Text("credits.too_low", "Credits can't be less than {minimum}.")
+CREDITS_TOO_HIGH: Final = Text("credits.too_high", "Credits can't be more than {maximum}.")
 BUDGET_ZERO_HERE: Final = Text(
     "budget.zero_here",
     "Your daily budget here is 0 credits, so you can't generate images. "
