@@ -12,7 +12,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import aiohttp
 
@@ -36,6 +36,7 @@ ERROR_BODY_MAX: Final = 64 * 1024
 VERIFY_TIMEOUT_S: Final = 30.0
 
 Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,33 +184,44 @@ class AimlApiClient:
             else:
                 return payload, headers, attempt
 
-    async def _post_once(
-        self, body: dict[str, Any], model: ModelSpec
-    ) -> tuple[Any, Mapping[str, str]]:
-        timeout = aiohttp.ClientTimeout(total=self._timeout_s)
+    async def _post(
+        self,
+        body: dict[str, Any],
+        timeout_s: float,
+        read: Callable[[aiohttp.ClientResponse], Awaitable[T]],
+    ) -> T:
+        """One POST to the endpoint, its answer read by ``read``; transport failures typed."""
         try:
             async with self._session.post(
                 self._endpoint,
                 json=body,
                 headers=self._auth_headers(),
-                timeout=timeout,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
                 allow_redirects=False,
             ) as resp:
-                if resp.status not in SUCCESS_STATUSES:
-                    text = await self._read_error_text(resp)
-                    raise self._status_error(resp.status, text, resp.headers, model)
-                raw = await read_capped(
-                    resp, self._max_answer_bytes(), MalformedResponseError, "answer"
-                )
-                headers = dict(resp.headers)
+                return await read(resp)
         except TimeoutError as exc:
             raise GenerationTimeoutError(
-                detail=f"no answer from the API within {self._timeout_s:g}s"
+                detail=f"no answer from the API within {timeout_s:g}s"
             ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(
                 detail=self._redact(f"connection error: {type(exc).__name__}: {exc}")
             ) from exc
+
+    async def _post_once(
+        self, body: dict[str, Any], model: ModelSpec
+    ) -> tuple[Any, Mapping[str, str]]:
+        async def read(resp: aiohttp.ClientResponse) -> tuple[bytes, Mapping[str, str]]:
+            if resp.status not in SUCCESS_STATUSES:
+                text = await self._read_error_text(resp)
+                raise self._status_error(resp.status, text, resp.headers, model)
+            raw = await read_capped(
+                resp, self._max_answer_bytes(), MalformedResponseError, "answer"
+            )
+            return raw, dict(resp.headers)
+
+        raw, headers = await self._post(body, self._timeout_s, read)
         try:
             return json.loads(raw), headers
         except ValueError as exc:
@@ -240,24 +252,12 @@ class AimlApiClient:
         account out of credits (OutOfCreditsError). Returns "ok".
         """
         body = {"model": MODELS[0].id}
-        timeout = aiohttp.ClientTimeout(total=min(self._timeout_s, VERIFY_TIMEOUT_S))
-        try:
-            async with self._session.post(
-                self._endpoint,
-                json=body,
-                headers=self._auth_headers(),
-                timeout=timeout,
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                text = await self._read_error_text(resp)
-                headers = dict(resp.headers)
-        except TimeoutError as exc:
-            raise GenerationTimeoutError(detail="no answer to the key check") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(
-                detail=self._redact(f"connection error: {type(exc).__name__}: {exc}")
-            ) from exc
+
+        async def read(resp: aiohttp.ClientResponse) -> tuple[int, str, Mapping[str, str]]:
+            return resp.status, await self._read_error_text(resp), dict(resp.headers)
+
+        timeout_s = min(self._timeout_s, VERIFY_TIMEOUT_S)
+        status, text, headers = await self._post(body, timeout_s, read)
         if status in (400, 422):
             return "ok"
         if status in SUCCESS_STATUSES:
