@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from typing import Any, Final
 
 import discord
 from discord import app_commands
@@ -14,18 +14,18 @@ from bot.errors import ImagenError
 
 log = logging.getLogger(__name__)
 
-# Discord's own names for the permissions its API calls otherwise: the ones a server admin looks
+# Discord's own names for the permissions its API spells otherwise: the ones a server admin looks
 # for in the settings. Any other permission is shown by its API name, title-cased.
-_PERMISSION_NAMES = {
-    "manage_guild": "Manage Server",
-    "manage_messages": "Manage Messages",
-    "send_messages": "Send Messages",
-    "send_messages_in_threads": "Send Messages in Threads",
-    "embed_links": "Embed Links",
-    "attach_files": "Attach Files",
-    "read_message_history": "Read Message History",
-    "view_channel": "View Channel",
-    "use_external_emojis": "Use External Emoji",
+_PERMISSION_NAMES: Final = {
+    "manage_guild": texts.PERMISSION_MANAGE_GUILD,
+    "manage_messages": texts.PERMISSION_MANAGE_MESSAGES,
+    "send_messages": texts.PERMISSION_SEND_MESSAGES,
+    "send_messages_in_threads": texts.PERMISSION_SEND_MESSAGES_IN_THREADS,
+    "embed_links": texts.PERMISSION_EMBED_LINKS,
+    "attach_files": texts.PERMISSION_ATTACH_FILES,
+    "read_message_history": texts.PERMISSION_READ_MESSAGE_HISTORY,
+    "view_channel": texts.PERMISSION_VIEW_CHANNEL,
+    "use_external_emojis": texts.PERMISSION_USE_EXTERNAL_EMOJIS,
 }
 
 
@@ -46,7 +46,8 @@ async def send_ephemeral(interaction: discord.Interaction[Any], message: str) ->
 
 def permission_name(permission: str) -> str:
     """A permission as a server admin sees it in Discord's settings."""
-    return _PERMISSION_NAMES.get(permission) or permission.replace("_", " ").title()
+    name = _PERMISSION_NAMES.get(permission)
+    return name() if name is not None else permission.replace("_", " ").title()
 
 
 def permissions_text(missing: list[str], *, bot: bool) -> str:

@@ -235,6 +235,20 @@ BOT_MISSING_PERMISSIONS: Final = Text(
     "error.bot_missing_permissions",
     "I don't have these permissions here: {permissions}. A server admin can grant them to me.",
 )
+# Permissions as Discord's settings name them, for the two texts above.
+PERMISSION_MANAGE_GUILD: Final = Text("permission.manage_guild", "Manage Server")
+PERMISSION_MANAGE_MESSAGES: Final = Text("permission.manage_messages", "Manage Messages")
+PERMISSION_SEND_MESSAGES: Final = Text("permission.send_messages", "Send Messages")
+PERMISSION_SEND_MESSAGES_IN_THREADS: Final = Text(
+    "permission.send_messages_in_threads", "Send Messages in Threads"
+)
+PERMISSION_EMBED_LINKS: Final = Text("permission.embed_links", "Embed Links")
+PERMISSION_ATTACH_FILES: Final = Text("permission.attach_files", "Attach Files")
+PERMISSION_READ_MESSAGE_HISTORY: Final = Text(
+    "permission.read_message_history", "Read Message History"
+)
+PERMISSION_VIEW_CHANNEL: Final = Text("permission.view_channel", "View Channel")
+PERMISSION_USE_EXTERNAL_EMOJIS: Final = Text("permission.use_external_emojis", "Use External Emoji")
 GUILD_ONLY: Final = Text("error.guild_only", "This command only works in a server.")
 STALE_COMMAND: Final = Text(
     "error.stale_command",
