@@ -1,15 +1,23 @@
-"""The storage protocols and the SQLite backend behind them."""
+"""The storage protocols, the SQLite backend behind them, and writes that report what they did.
+
+The race tests put a second connection's write exactly between two steps of the first one: a
+trace callback on the bot's connection (run on its worker thread as a statement starts) waits
+while another ``SQLiteDatabase`` on the same file commits. A method that reads and then writes
+in two statements reports a figure the write no longer matches; one statement cannot.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.ledger import Ledger, guild_scope
 from bot.storage import (
     AuditRepository,
     BudgetRepository,
@@ -21,7 +29,8 @@ from bot.storage import (
     RequestRepository,
 )
 from bot.storage.sqlite import SQLiteDatabase, load_migrations
-from tests.storage_sql import sql_rows
+from tests.harness import new_job
+from tests.storage_sql import sql_rows, sqlite_of
 
 GUILD = 1000
 USER = 42
@@ -87,6 +96,86 @@ async def test_the_sqlite_backend_has_every_protocol_method_with_its_signature(
             found = getattr(type(repository), name, None)
             assert inspect.iscoroutinefunction(found), f"{attribute}.{name}"
             assert same_shape(expected, inspect.signature(found)), f"{attribute}.{name}"
+
+
+# -- writes that report what they did -------------------------------------------------------------
+
+
+async def between(
+    db: SQLiteDatabase,
+    starts: Callable[[str], bool],
+    other: Callable[[], Coroutine[Any, Any, object]],
+) -> list[str]:
+    """Run ``other`` (on the event loop, another connection) to its end just as the first
+    statement of ``db`` for which ``starts`` is true begins; returns the statements seen."""
+    loop = asyncio.get_running_loop()
+    seen: list[str] = []
+
+    def trace(sql: str) -> None:
+        if seen or not starts(sql):
+            return
+        seen.append(sql)
+        asyncio.run_coroutine_threadsafe(other(), loop).result(timeout=60)
+
+    await sqlite_of(db).conn.raw.set_trace_callback(trace)
+    return seen
+
+
+def is_write_to(table: str) -> Callable[[str], bool]:
+    def starts(sql: str) -> bool:
+        words = sql.split()
+        return len(words) > 1 and words[0].upper() in {"UPDATE", "DELETE"} and words[1] == table
+
+    return starts
+
+
+async def test_a_reset_reports_exactly_the_credits_it_forgave(tmp_path: Path) -> None:
+    """A job settles on another connection while a reset runs: what the reset reports as
+    forgiven is what it removed, and nothing spent is left over."""
+    path = tmp_path / "bot.sqlite3"
+    async with (
+        await SQLiteDatabase.open(path) as admin,
+        await SQLiteDatabase.open(path) as worker,
+    ):
+        ledger = Ledger(worker, default_daily_credits=10, usd_cap=None)
+        scope = guild_scope(GUILD, "UTC")
+        spent = await ledger.reserve(scope, (), new_job(ledger, scope, user=USER, credits=2))
+        assert await worker.jobs.finish_job(spent, state="done", credits_charged=2)
+        in_flight = await ledger.reserve(scope, (), new_job(ledger, scope, user=USER, credits=3))
+        day, _ = ledger.days(scope)
+
+        async def settle() -> None:
+            assert await worker.jobs.finish_job(in_flight, state="done", credits_charged=3)
+
+        seen = await between(admin, is_write_to("budget_usage"), settle)
+        forgiven = await admin.budgets.reset_usage(scope=scope.key, day=day, user_id=USER)
+        assert seen, "the settlement was never put inside the reset"
+        usage = await admin.budgets.usage(scope.key, day, USER)
+        assert (usage.reserved, usage.charged) == (0, 0)
+        assert forgiven == 5
+
+
+async def test_a_settings_update_returns_the_row_its_own_write_left(tmp_path: Path) -> None:
+    """Another admin changes the timezone right after this update: the settings the update
+    returns (and the admin is shown) are the ones it wrote, not a later read."""
+    path = tmp_path / "bot.sqlite3"
+    async with (
+        await SQLiteDatabase.open(path) as first,
+        await SQLiteDatabase.open(path) as second,
+    ):
+        await first.guilds.update_guild_settings(GUILD, timezone="UTC")
+
+        async def other_admin() -> None:
+            await second.guilds.update_guild_settings(GUILD, timezone="Asia/Tokyo")
+
+        def after_the_write(sql: str) -> bool:
+            return not sql.lstrip().upper().startswith("INSERT INTO GUILD_SETTINGS")
+
+        await between(first, after_the_write, other_admin)
+        updated = await first.guilds.update_guild_settings(
+            GUILD, timezone="Europe/Paris", cooldown_seconds=30
+        )
+        assert (updated.timezone, updated.cooldown_seconds) == ("Europe/Paris", 30)
 
 
 # -- migrations ---------------------------------------------------------------------------------

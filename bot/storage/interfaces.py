@@ -88,7 +88,7 @@ class BudgetRepository(Protocol):
     ) -> None: ...
 
     async def reset_usage(self, *, scope: str, day: str, user_id: int) -> int:
-        """Forget the credits spent that day; returns the credits forgiven."""
+        """Forget the credits spent that day; returns exactly the credits forgiven."""
         ...
 
 
@@ -98,7 +98,7 @@ class GuildRepository(Protocol):
     async def guild_settings(self, guild_id: int) -> GuildSettings: ...
 
     async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
-        """Set some columns (``None`` resets one); returns the settings after the write."""
+        """Set some columns (``None`` resets one); returns the row as this write left it."""
         ...
 
 

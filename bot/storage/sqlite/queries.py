@@ -151,8 +151,12 @@ ADD_GRANT = (
     "INSERT INTO budget_grant (scope, day, user_id, credits, granted_by, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-SPENT = "SELECT charged FROM budget_usage WHERE scope = ? AND day = ? AND user_id = ?"
-RESET_USAGE = "UPDATE budget_usage SET charged = 0 WHERE scope = ? AND day = ? AND user_id = ?"
+# RETURNING shows a row as the statement left it, so the statement keeps what it forgave in a
+# column of the same row: the figure is exactly what this write removed, whatever settles around.
+RESET_USAGE = (
+    "UPDATE budget_usage SET last_forgiven = charged, charged = 0 "
+    "WHERE scope = ? AND day = ? AND user_id = ? RETURNING last_forgiven"
+)
 
 # -- guild settings ------------------------------------------------------------------------------
 
@@ -162,13 +166,15 @@ GUILD_SETTINGS = f"SELECT {_SETTINGS} FROM guild_settings WHERE guild_id = ?"
 
 
 def upsert_guild_settings(columns: list[str]) -> str:
-    """Set ``columns`` (names checked against ``GUILD_SETTING_COLUMNS`` by the caller)."""
+    """Set ``columns`` (names checked against ``GUILD_SETTING_COLUMNS`` by the caller) and return
+    the whole row as this statement left it."""
     assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
     values = ", ".join("?" for _ in columns)
     return (
         f"INSERT INTO guild_settings (guild_id, updated_at, {', '.join(columns)}) "
         f"VALUES (?, ?, {values}) "
-        f"ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, {assignments}"
+        f"ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, {assignments} "
+        f"RETURNING {_SETTINGS}"
     )
 
 

@@ -220,10 +220,9 @@ class SQLiteBudgets:
 
     async def reset_usage(self, *, scope: str, day: str, user_id: int) -> int:
         """Forget a user's spent credits that day (credits still in flight stay reserved).
-        Returns the credits forgiven."""
-        row = await self._db.fetchone(q.SPENT, (scope, day, user_id))
-        await self._db.execute(q.RESET_USAGE, (scope, day, user_id))
-        return 0 if row is None else int(row["charged"])
+        Returns the credits forgiven, read and cleared by the same statement."""
+        row = await self._db.fetchone(q.RESET_USAGE, (scope, day, user_id))
+        return 0 if row is None else int(row["last_forgiven"])
 
 
 class SQLiteGuilds:
@@ -235,7 +234,8 @@ class SQLiteGuilds:
         return _settings(await self._db.fetchone(q.GUILD_SETTINGS, (guild_id,)), guild_id)
 
     async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
-        """Set some columns (``None`` resets one to the default) in one upsert."""
+        """Set some columns (``None`` resets one to the default) in one upsert, which returns
+        the row as it left it."""
         unknown = set(changes) - set(GUILD_SETTING_COLUMNS)
         if unknown:
             raise ValueError(f"unknown guild settings: {sorted(unknown)}")
@@ -248,8 +248,10 @@ class SQLiteGuilds:
         if "cooldown_seconds" in changes and changes["cooldown_seconds"] is None:
             values[columns.index("cooldown_seconds")] = 0
         with self._rules.writing(guild_id):
-            await self._db.execute(q.upsert_guild_settings(columns), (guild_id, now(), *values))
-        return await self.guild_settings(guild_id)
+            row = await self._db.fetchone(
+                q.upsert_guild_settings(columns), (guild_id, now(), *values)
+            )
+        return _settings(row, guild_id)
 
 
 class SQLiteModeration:
