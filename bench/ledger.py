@@ -4,7 +4,7 @@
    several separate connections to the file, then from several processes (each with its own
    connection): exactly 100 must be granted, the rest refused, and the usage row must say 100.
    Statements on one connection are serialised, so only separate connections can race.
-2. Throughput of reserve + commit (``Ledger.reserve`` then ``Database.finish_job(state='done')``),
+2. Throughput of reserve + commit (``Ledger.reserve`` then ``db.jobs.finish_job(state='done')``),
    one after another and from many tasks at once, in a server scope (the path /imagine takes).
 
     python -m bench.ledger [--size small]
@@ -25,6 +25,7 @@ from typing import Any
 from bench.common import Result, bench_main
 from bot.ledger import BudgetExceededError, Ledger, guild_scope
 from bot.storage import Database, NewJob
+from bot.storage.sqlite import SQLiteDatabase
 from tests.harness import new_job
 
 GUILD_ID = 1_100_000_000_000_000_001
@@ -53,18 +54,18 @@ async def reserve_all(db: Database, guild_id: int, racers: int) -> int:
 
 
 async def usage_of(path: Path, guild_id: int) -> int:
-    async with await Database.open(path) as db:
+    async with await SQLiteDatabase.open(path) as db:
         ledger = Ledger(db, default_daily_credits=BUDGET, usd_cap=None)
         scope = guild_scope(guild_id, "UTC")
         day, _ = ledger.days(scope)
-        return (await db.usage(scope.key, day, USER_ID)).used
+        return (await db.budgets.usage(scope.key, day, USER_ID)).used
 
 
 async def race_connections(path: Path, guild_id: int, racers: int) -> tuple[int, int, float]:
     """The race from RACE_CONNECTIONS connections in this process; (granted, usage, seconds)."""
     async with contextlib.AsyncExitStack() as stack:
         dbs = [
-            await stack.enter_async_context(await Database.open(path))
+            await stack.enter_async_context(await SQLiteDatabase.open(path))
             for _ in range(RACE_CONNECTIONS)
         ]
         shares = [racers // len(dbs) + (n < racers % len(dbs)) for n in range(len(dbs))]
@@ -80,7 +81,7 @@ def _race_process(path: Path, guild_id: int, racers: int, go: Barrier, out: Any)
     """One racing process: open its own connection, wait for the others, reserve, report."""
 
     async def main() -> int:
-        async with await Database.open(path) as db:
+        async with await SQLiteDatabase.open(path) as db:
             await asyncio.to_thread(go.wait)
             return await reserve_all(db, guild_id, racers)
 
@@ -125,7 +126,7 @@ async def throughput(db: Database, ops: int, workers: int, users_from: int) -> f
         while remaining > 0:
             remaining -= 1
             job_id = await ledger.reserve(scope, (), job)
-            settled = await db.finish_job(
+            settled = await db.jobs.finish_job(
                 job_id, state="done", credits_charged=1, images_delivered=1, message_id=job_id
             )
             assert settled
@@ -140,13 +141,13 @@ async def run(size: str) -> Result:
     result = Result("Budget ledger (SQLite)", "")
     with tempfile.TemporaryDirectory(prefix="bench-ledger-") as tmp:
         path = Path(tmp) / "ledger.sqlite3"
-        async with await Database.open(path) as db:
+        async with await SQLiteDatabase.open(path) as db:
             pass  # created and migrated before anyone races
         races = {
             "connections": await race_connections(path, GUILD_ID, racers),
             "processes": await asyncio.to_thread(race_processes, path, GUILD_ID + 10, racers),
         }
-        async with await Database.open(path) as db:
+        async with await SQLiteDatabase.open(path) as db:
             await throughput(db, min(200, ops), 1, USER_ID + 1)  # warm the statement cache
             sequential = await throughput(db, ops, 1, USER_ID + 2)
             concurrent = await throughput(db, ops, WORKERS, USER_ID + 3)

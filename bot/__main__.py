@@ -23,7 +23,8 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.errors import ImagenError
 from bot.logs import setup_logging
 from bot.services import build_services
-from bot.storage import Database, StorageError
+from bot.storage import StorageError
+from bot.storage.sqlite import SQLiteDatabase
 
 log = logging.getLogger("bot")
 
@@ -50,7 +51,7 @@ def http_session(settings: Settings) -> aiohttp.ClientSession:
 async def run_bot(settings: Settings, *, force_sync: bool = False, sync_only: bool = False) -> int:
     apply_discord_urls(settings)
     async with http_session(settings) as session:
-        db = await Database.open(settings.database_path)
+        db = await SQLiteDatabase.open(settings.database_path)
         async with db:
             services = build_services(settings, db, session)
             bot = ImagenBot(settings=settings, services=services, force_sync=force_sync)
@@ -90,7 +91,7 @@ async def run_check(settings: Settings, *, offline: bool) -> int:
             "Set it in .env (see .env.example)"
         )
     try:
-        db = await Database.open(settings.database_path)
+        db = await SQLiteDatabase.open(settings.database_path)
     except StorageError as exc:
         print(f"FAIL  database: {exc}")
         return 1

@@ -47,7 +47,7 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
 
 
 async def log_channel_id(bot: ImagenBot, guild_id: int) -> int | None:
-    return (await bot.db.guild_settings(guild_id)).log_channel_id
+    return (await bot.db.guilds.guild_settings(guild_id)).log_channel_id
 
 
 async def post_to_log_channel(
@@ -112,7 +112,7 @@ async def record_admin_action(
         log.warning("admin action %s outside a server was not audited", action)
         return
     actor_id = interaction.user.id
-    audit_id = await bot.db.audit(
+    audit_id = await bot.db.audit.record(
         guild_id=guild_id, actor_id=actor_id, action=action, details=dict(details)
     )
     log.info(
@@ -168,7 +168,7 @@ async def mirror_generation(
     channel_id = await log_channel_id(bot, job.guild_id)
     if channel_id is None:
         return
-    row = await bot.db.get_job(job.job_id)
+    row = await bot.db.jobs.get_job(job.job_id)
     link = (
         jump_url(job.guild_id, job.channel_id, message.id) if job.channel_id is not None else None
     )

@@ -203,7 +203,7 @@ class JobRunner:
                 if exc.by_shutdown
                 else "Cancelled. You were not charged."
             )
-            await self.service.db.finish_job(
+            await self.service.db.jobs.finish_job(
                 job.job_id, state="cancelled", error_class=exc.error_class
             )
             if not exc.by_shutdown:  # shutdown() logs its own
@@ -364,7 +364,7 @@ class JobRunner:
         )
         files = await asyncio.to_thread(rendering.attachments_for, job.job_id, result.images, limit)
         charged = job.model.credits_per_image * len(files)
-        row = await self.service.db.get_job(job.job_id)
+        row = await self.service.db.jobs.get_job(job.job_id)
         assert row is not None
         quota = await self.service.ledger.quota(
             job.scope, job.user_id, member_role_ids(interaction)
@@ -497,7 +497,7 @@ class JobRunner:
 
     async def _job_or_tell(self, interaction: Interaction, job_id: int) -> JobRow | None:
         """The job a result button names, if this click may act on it (``may_use_job``)."""
-        row = await self.service.db.get_job(job_id)
+        row = await self.service.db.jobs.get_job(job_id)
         if row is None or not may_use_job(interaction, row):
             await interaction.response.send_message(
                 "I can't find that generation any more.", ephemeral=True

@@ -195,7 +195,7 @@ class GenerationService:
     ) -> None:
         if gs is None or gs.cooldown_seconds <= 0:
             return
-        last = await self.db.last_job_time(user_id=req.user_id, scope=scope.key)
+        last = await self.db.jobs.last_job_time(user_id=req.user_id, scope=scope.key)
         if last is None:
             return
         wait = last + gs.cooldown_seconds - self._clock()
@@ -255,7 +255,7 @@ class GenerationService:
             ticket = self.queue.admit(req.user_id, job_id)
         except ImagenError as exc:
             # Another request of this user took the last slot while we reserved: undo.
-            await self.db.finish_job(
+            await self.db.jobs.finish_job(
                 job_id, state="cancelled", error_class=exc.error_class, error_detail=str(exc)
             )
             raise
@@ -289,7 +289,7 @@ class GenerationService:
 
     async def generate(self, job: PreparedJob) -> GenerationResult:
         """Call the API for a job that holds a running slot (``async with service.slot(job)``)."""
-        if not await self.db.mark_running(job.job_id):
+        if not await self.db.jobs.mark_running(job.job_id):
             raise ShuttingDownError(detail=f"job {job.job_id} is no longer queued")
         return await self.api.generate(job.request)
 
@@ -299,7 +299,7 @@ class GenerationService:
         """Charge the images delivered; the rest of the reservation goes back."""
         delivered = max(0, min(delivered, job.request.count))
         charged = job.model.credits_per_image * delivered
-        settled = await self.db.finish_job(
+        settled = await self.db.jobs.finish_job(
             job.job_id,
             state="done" if delivered else "failed",
             credits_charged=charged,
@@ -332,7 +332,7 @@ class GenerationService:
         error_class = error.error_class if isinstance(error, ImagenError) else type(error).__name__
         detail = error.detail if isinstance(error, ImagenError) else ""
         detail = detail or type(error).__name__
-        return await self.db.finish_job(
+        return await self.db.jobs.finish_job(
             job.job_id,
             state=state,
             error_class=error_class,
@@ -345,15 +345,15 @@ class GenerationService:
         """Cancel a job still waiting in the queue, refunding it; False once it has started."""
         if not job.ticket.cancel():
             return False
-        return await self.db.finish_job(job.job_id, state="cancelled", error_class="cancelled")
+        return await self.db.jobs.finish_job(job.job_id, state="cancelled", error_class="cancelled")
 
     # -- start-up and shutdown ----------------------------------------------------------------
 
     async def recover_interrupted(self) -> list[JobRow]:
         """Refund every job a previous process left open; returns them so users can be told."""
         recovered: list[JobRow] = []
-        for row in await self.db.open_jobs():
-            if await self.db.finish_job(
+        for row in await self.db.jobs.open_jobs():
+            if await self.db.jobs.finish_job(
                 row.id,
                 state="interrupted",
                 error_class="interrupted",

@@ -133,7 +133,7 @@ class Ledger:
     async def _rules(self, scope: Scope, user_id: int) -> BudgetRules | None:
         if scope.guild_id is None:
             return None
-        return await self._db.budget_rules(scope.guild_id, user_id)
+        return await self._db.budgets.budget_rules(scope.guild_id, user_id)
 
     def _limit(self, rules: BudgetRules | None, role_ids: Iterable[int]) -> Limit:
         """User override, else the highest role budget, else the server default, else the bot's."""
@@ -157,9 +157,9 @@ class Ledger:
         day = scope.day(at)
         rules = await self._rules(scope, user_id)
         limit = self._limit(rules, role_ids)
-        usage = await self._db.usage(scope.key, day, user_id)
+        usage = await self._db.budgets.usage(scope.key, day, user_id)
         cap = rules.server_cap if rules is not None else None
-        server_used = await self._db.scope_usage(scope.key, day) if cap is not None else 0
+        server_used = await self._db.budgets.scope_usage(scope.key, day) if cap is not None else 0
         return Quota(limit, usage, scope.next_reset(at), cap, server_used)
 
     def days(self, scope: Scope) -> tuple[str, str]:
@@ -179,7 +179,7 @@ class Ledger:
             guild_id=scope.guild_id,
             role_ids=roles,
         )
-        job_id = await self._db.reserve_job(job, check)
+        job_id = await self._db.jobs.reserve_job(job, check)
         if job_id is not None:
             return job_id
         rules = await self._rules(scope, job.user_id)
@@ -191,7 +191,7 @@ class Ledger:
     ) -> BudgetExceededError:
         at = self.now()
         reset = scope.next_reset(at)
-        usage = await self._db.usage(scope.key, job.budget_day, job.user_id)
+        usage = await self._db.budgets.usage(scope.key, job.budget_day, job.user_id)
         total = limit.base + usage.grants
         if total == 0:
             zero = (
@@ -207,14 +207,14 @@ class Ledger:
                 reset_at=reset,
             )
         if cap is not None:
-            server_used = await self._db.scope_usage(scope.key, job.budget_day)
+            server_used = await self._db.budgets.scope_usage(scope.key, job.budget_day)
             if server_used + job.credits > cap:
                 return BudgetExceededError(
                     texts.BUDGET_SERVER_CAP(cap=cap, reset=discord_time(reset)),
                     reset_at=reset,
                 )
         if self._usd_cap is not None and (
-            await self._db.bot_spend(job.bot_day) + job.usd_estimate > self._usd_cap
+            await self._db.budgets.bot_spend(job.bot_day) + job.usd_estimate > self._usd_cap
         ):
             bot_reset = UTC_SCOPE.next_reset(at)
             return BudgetExceededError(

@@ -63,7 +63,7 @@ class Policy:
         """The server's side of one request (None outside servers), in one database round trip."""
         if guild_id is None:
             return None
-        return await self._db.request_context(guild_id, user_id, self._clock())
+        return await self._db.requests.request_context(guild_id, user_id, self._clock())
 
     def check_access(self, ctx: RequestContext | None, channel_id: int | None) -> None:
         """Allowed channel, then ban; raises RefusedError with what to do next."""
@@ -90,7 +90,7 @@ class Policy:
         if cached is not None:
             return cached
         version = self._versions.get(guild_id, 0)
-        rows = await self._db.blocklist(guild_id)
+        rows = await self._db.moderation.blocklist(guild_id)
         entries = [BlocklistEntry(cast(EntryKind, r.kind), r.pattern, r.id) for r in rows]
         built = await self._in_turn(guild_id, Blocklist, entries) if entries else Blocklist([])
         if self._versions.get(guild_id, 0) == version:  # no admin change while it was built
@@ -107,7 +107,7 @@ class Policy:
         Raises UserInputError saying what is wrong; an entry already on the list passes, so the
         admin hears that it is there rather than that the list is full.
         """
-        stored = [r for r in await self._db.blocklist(guild_id) if r.kind == kind]
+        stored = [r for r in await self._db.moderation.blocklist(guild_id) if r.kind == kind]
         if all(r.pattern != pattern for r in stored):
             ensure_room(kind, len(stored))
         return await self._in_turn(guild_id, compile_entry, kind, pattern)
@@ -162,4 +162,4 @@ class Policy:
     async def disabled_models(self, guild_id: int | None) -> frozenset[str]:
         if guild_id is None:
             return frozenset()
-        return frozenset(await self._db.disabled_models(guild_id))
+        return frozenset(await self._db.moderation.disabled_models(guild_id))

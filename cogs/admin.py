@@ -249,7 +249,7 @@ class AdminGroup(app_commands.Group):
     async def config_show(self, interaction: Interaction) -> None:
         guild_id = _guild_id(interaction)
         db = self.bot.db
-        gs = await db.guild_settings(guild_id)
+        gs = await db.guilds.guild_settings(guild_id)
         embed = discord.Embed(title="Server settings", colour=EMBED_COLOUR)
         for name, value in describe_settings(gs, self.bot.settings.default_model).items():
             embed.add_field(name=name, value=value)
@@ -257,18 +257,18 @@ class AdminGroup(app_commands.Group):
             name="log channel",
             value=f"<#{gs.log_channel_id}>" if gs.log_channel_id else "not set",
         )
-        channels = await db.allowed_channels(guild_id)
+        channels = await db.moderation.allowed_channels(guild_id)
         embed.add_field(
             name="channels",
             value=" ".join(f"<#{c}>" for c in channels[:LIST_LIMIT]) if channels else "all",
         )
-        disabled = await db.disabled_models(guild_id)
+        disabled = await db.moderation.disabled_models(guild_id)
         embed.add_field(
             name="models off",
             value=", ".join(model_name(m) for m in sorted(disabled)) if disabled else "none",
         )
-        blocked = await db.blocklist(guild_id)
-        bans = await db.active_bans(guild_id, time.time())
+        blocked = await db.moderation.blocklist(guild_id)
+        bans = await db.moderation.active_bans(guild_id, time.time())
         embed.add_field(
             name="blocklist", value=f"{len(blocked)} entr{'y' if len(blocked) == 1 else 'ies'}"
         )
@@ -316,7 +316,7 @@ class AdminGroup(app_commands.Group):
             model = find_model(default_model)
             if model.deprecated:
                 raise UserInputError(f"{model.name} is deprecated upstream; pick another model.")
-            if model.id in await self.bot.db.disabled_models(guild_id):
+            if model.id in await self.bot.db.moderation.disabled_models(guild_id):
                 raise UserInputError(
                     f"{model.name} is turned off here; enable it first with "
                     "/imagine-admin model enable."
@@ -356,7 +356,7 @@ class AdminGroup(app_commands.Group):
             changes[reset] = None
         if not changes:
             raise UserInputError("Give at least one setting to change (or one to reset).")
-        gs = await self.bot.db.update_guild_settings(guild_id, **changes)
+        gs = await self.bot.db.guilds.update_guild_settings(guild_id, **changes)
         shown = describe_settings(gs, self.bot.settings.default_model)
         lines = [f"**{name}** → {shown[name]}" for name in changes]
         if "timezone" in changes:
@@ -372,7 +372,7 @@ class AdminGroup(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         if not is_server_manager(interaction) or interaction.guild_id is None:
             return []
-        disabled = await self.bot.db.disabled_models(interaction.guild_id)
+        disabled = await self.bot.db.moderation.disabled_models(interaction.guild_id)
         return _model_choices(
             [m for m in MODELS if m.id not in disabled and not m.deprecated], current
         )
@@ -397,7 +397,7 @@ class AdminGroup(app_commands.Group):
     ) -> None:
         guild_id = _guild_id(interaction)
         spec = find_model(model)
-        changed = await self.bot.db.set_model_enabled(guild_id, spec.id, True)
+        changed = await self.bot.db.moderation.set_model_enabled(guild_id, spec.id, True)
         if not changed:
             await _reply(interaction, f"{spec.name} is already on.")
             return
@@ -411,14 +411,14 @@ class AdminGroup(app_commands.Group):
     ) -> None:
         guild_id = _guild_id(interaction)
         spec = find_model(model)
-        gs = await self.bot.db.guild_settings(guild_id)
+        gs = await self.bot.db.guilds.guild_settings(guild_id)
         default = gs.default_model or self.bot.settings.default_model
         if spec.id == default:
             raise UserInputError(
                 f"{spec.name} is this server's default model. Choose another default first "
                 "(/imagine-admin config set default_model)."
             )
-        changed = await self.bot.db.set_model_enabled(guild_id, spec.id, False)
+        changed = await self.bot.db.moderation.set_model_enabled(guild_id, spec.id, False)
         if not changed:
             await _reply(interaction, f"{spec.name} is already off.")
             return
@@ -432,7 +432,7 @@ class AdminGroup(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         if not is_server_manager(interaction) or interaction.guild_id is None:
             return []
-        disabled = await self.bot.db.disabled_models(interaction.guild_id)
+        disabled = await self.bot.db.moderation.disabled_models(interaction.guild_id)
         return _model_choices(list(MODELS), current, disabled)
 
     # -- channels ---------------------------------------------------------------------------
@@ -441,8 +441,8 @@ class AdminGroup(app_commands.Group):
     @app_commands.describe(channel="Channel where members may generate images")
     async def channel_allow(self, interaction: Interaction, channel: GuildChannel) -> None:
         guild_id = _guild_id(interaction)
-        before = await self.bot.db.allowed_channels(guild_id)
-        if not await self.bot.db.allow_channel(guild_id, channel.id):
+        before = await self.bot.db.moderation.allowed_channels(guild_id)
+        if not await self.bot.db.moderation.allow_channel(guild_id, channel.id):
             await _reply(interaction, f"{channel.mention} is already allowed.")
             return
         note = " From now on /imagine works only in the allowed channels." if not before else ""
@@ -455,10 +455,10 @@ class AdminGroup(app_commands.Group):
     @app_commands.describe(channel="Channel to take off the list")
     async def channel_remove(self, interaction: Interaction, channel: GuildChannel) -> None:
         guild_id = _guild_id(interaction)
-        if not await self.bot.db.remove_channel(guild_id, channel.id):
+        if not await self.bot.db.moderation.remove_channel(guild_id, channel.id):
             await _reply(interaction, f"{channel.mention} wasn't on the list.")
             return
-        left = await self.bot.db.allowed_channels(guild_id)
+        left = await self.bot.db.moderation.allowed_channels(guild_id)
         note = " The list is empty, so /imagine works in every channel again." if not left else ""
         await _reply(interaction, f"{channel.mention} is off the list.{note}")
         await record_admin_action(
@@ -467,7 +467,7 @@ class AdminGroup(app_commands.Group):
 
     @channel.command(name="list", description="Channels where /imagine works")
     async def channel_list(self, interaction: Interaction) -> None:
-        channels = await self.bot.db.allowed_channels(_guild_id(interaction))
+        channels = await self.bot.db.moderation.allowed_channels(_guild_id(interaction))
         if not channels:
             await _reply(interaction, "No list is set: /imagine works in every channel.")
             return
@@ -495,7 +495,7 @@ class AdminGroup(app_commands.Group):
             raise UserInputError("Bots can't generate images anyway.")
         length = parse_duration(duration) if duration is not None else None
         expires_at = time.time() + length.total_seconds() if length is not None else None
-        await self.bot.db.ban(
+        await self.bot.db.moderation.ban(
             guild_id=guild_id,
             user_id=user.id,
             reason=(reason.strip() or None) if reason else None,
@@ -523,7 +523,7 @@ class AdminGroup(app_commands.Group):
     @app_commands.describe(user="Who to unban")
     async def unban(self, interaction: Interaction, user: discord.User) -> None:
         guild_id = _guild_id(interaction)
-        if not await self.bot.db.unban(guild_id, user.id):
+        if not await self.bot.db.moderation.unban(guild_id, user.id):
             await _reply(interaction, f"{user.mention} wasn't banned.")
             return
         await _reply(interaction, f"{user.mention} can generate images again.")
@@ -531,7 +531,7 @@ class AdminGroup(app_commands.Group):
 
     @app_commands.command(name="bans", description="Members who can't generate images")
     async def bans(self, interaction: Interaction) -> None:
-        rows = await self.bot.db.active_bans(_guild_id(interaction), time.time())
+        rows = await self.bot.db.moderation.active_bans(_guild_id(interaction), time.time())
         if not rows:
             await _reply(interaction, "Nobody is banned.")
             return
@@ -571,7 +571,7 @@ class AdminGroup(app_commands.Group):
         # Raises UserInputError saying what is wrong (list full, bad or slow pattern); the
         # probes run off the loop, in the server's turn with its prompt checks.
         await self.bot.services.policy.new_entry(guild_id, kind, pattern)
-        added = await self.bot.db.add_blocklist(
+        added = await self.bot.db.moderation.add_blocklist(
             guild_id=guild_id, kind=kind, pattern=pattern, added_by=interaction.user.id
         )
         self.bot.services.policy.forget_blocklist(guild_id)
@@ -605,7 +605,7 @@ class AdminGroup(app_commands.Group):
         removed: list[str] = []
         for k in kinds:
             for candidate in dict.fromkeys((pattern, pattern.strip())):
-                if await self.bot.db.remove_blocklist(guild_id, k, candidate):
+                if await self.bot.db.moderation.remove_blocklist(guild_id, k, candidate):
                     removed.append(k)
         self.bot.services.policy.forget_blocklist(guild_id)
         shown = sanitize_for_display(pattern, 100)
@@ -623,12 +623,12 @@ class AdminGroup(app_commands.Group):
     ) -> list[app_commands.Choice[str]]:
         if not is_server_manager(interaction) or interaction.guild_id is None:
             return []
-        rows = await self.bot.db.blocklist(interaction.guild_id)
+        rows = await self.bot.db.moderation.blocklist(interaction.guild_id)
         return _choices([r.pattern for r in rows if len(r.pattern) <= 100], current)
 
     @blocklist.command(name="list", description="Words and patterns this server refuses")
     async def blocklist_list(self, interaction: Interaction) -> None:
-        rows = await self.bot.db.blocklist(_guild_id(interaction))
+        rows = await self.bot.db.moderation.blocklist(_guild_id(interaction))
         if not rows:
             await _reply(interaction, "The blocklist is empty.")
             return
@@ -652,7 +652,7 @@ class AdminGroup(app_commands.Group):
     @app_commands.describe(channel="A channel only moderators can read is best")
     async def logchannel_set(self, interaction: Interaction, channel: discord.TextChannel) -> None:
         guild_id = _guild_id(interaction)
-        old = (await self.bot.db.guild_settings(guild_id)).log_channel_id
+        old = (await self.bot.db.guilds.guild_settings(guild_id)).log_channel_id
         details: dict[str, object] = {"channel": channel.mention}
         # Posting first proves the bot may write there; if it can't, nothing changes.
         posted = await post_to_log_channel(
@@ -667,9 +667,9 @@ class AdminGroup(app_commands.Group):
                 f"I can't post in {channel.mention}. Give me View Channel, Send Messages and "
                 "Embed Links there, then try again."
             )
-        await self.bot.db.update_guild_settings(guild_id, log_channel_id=channel.id)
+        await self.bot.db.guilds.update_guild_settings(guild_id, log_channel_id=channel.id)
         await _reply(interaction, f"Logging to {channel.mention}.")
-        await self.bot.db.audit(
+        await self.bot.db.audit.record(
             guild_id=guild_id,
             actor_id=interaction.user.id,
             action="logchannel set",
@@ -686,13 +686,13 @@ class AdminGroup(app_commands.Group):
     @logchannel.command(name="clear", description="Stop posting to the log channel")
     async def logchannel_clear(self, interaction: Interaction) -> None:
         guild_id = _guild_id(interaction)
-        old = (await self.bot.db.guild_settings(guild_id)).log_channel_id
+        old = (await self.bot.db.guilds.guild_settings(guild_id)).log_channel_id
         if old is None:
             await _reply(interaction, "No log channel is set.")
             return
-        await self.bot.db.update_guild_settings(guild_id, log_channel_id=None)
+        await self.bot.db.guilds.update_guild_settings(guild_id, log_channel_id=None)
         await _reply(interaction, "The log channel is cleared; nothing will be posted.")
-        audit_id = await self.bot.db.audit(
+        audit_id = await self.bot.db.audit.record(
             guild_id=guild_id, actor_id=interaction.user.id, action="logchannel clear", details={}
         )
         # The channel's readers see the logging stop.
@@ -715,8 +715,8 @@ class AdminGroup(app_commands.Group):
             raise UserInputError(f"days must be from 1 to {MAX_USAGE_DAYS}.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         since = time.time() - days * 86_400
-        summary = await self.bot.db.usage_summary(guild_id, since)
-        rows = await self.bot.db.usage_rows(guild_id, since)
+        summary = await self.bot.db.reports.usage_summary(guild_id, since)
+        rows = await self.bot.db.reports.usage_rows(guild_id, since)
         data, written = usage_csv(rows, min(CSV_MAX_BYTES, interaction.filesize_limit - 4096))
         embed = usage_embed(summary, days)
         note = f"{_plural(written, 'job')} in the CSV"
@@ -735,7 +735,7 @@ class AdminGroup(app_commands.Group):
     @app_commands.describe(user="Whose requests to show")
     async def history_user(self, interaction: Interaction, user: discord.User) -> None:
         guild_id = _guild_id(interaction)
-        rows = await self.bot.db.recent_jobs(user_id=user.id, guild_id=guild_id, limit=10)
+        rows = await self.bot.db.jobs.recent_jobs(user_id=user.id, guild_id=guild_id, limit=10)
         if not rows:
             await _reply(interaction, f"{user.mention} hasn't used /imagine here.")
             return

@@ -64,7 +64,7 @@ class BudgetGroup(app_commands.Group):
 
     async def _scope(self, interaction: Interaction) -> tuple[int, str, str]:
         guild_id = _guild_id(interaction)
-        settings = await self.bot.db.guild_settings(guild_id)
+        settings = await self.bot.db.guilds.guild_settings(guild_id)
         scope = guild_scope(guild_id, settings.timezone)
         day, _ = self.bot.services.ledger.days(scope)
         return guild_id, scope.key, day
@@ -86,7 +86,7 @@ class BudgetGroup(app_commands.Group):
         guild_id = _guild_id(interaction)
         if credits is not None:
             checked_credits(credits)
-        await self.bot.db.update_guild_settings(guild_id, daily_credits=credits)
+        await self.bot.db.guilds.update_guild_settings(guild_id, daily_credits=credits)
         shown = credits if credits is not None else self.bot.settings.default_daily_credits
         await self._done(
             interaction,
@@ -109,7 +109,7 @@ class BudgetGroup(app_commands.Group):
         guild_id = _guild_id(interaction)
         if credits is not None:
             checked_credits(credits)
-        await self.bot.db.set_role_budget(guild_id, role.id, credits)
+        await self.bot.db.budgets.set_role_budget(guild_id, role.id, credits)
         text = (
             f"Members with <@&{role.id}> get {credits} credits a day "
             "(the highest role budget applies)."
@@ -130,7 +130,7 @@ class BudgetGroup(app_commands.Group):
         guild_id = _guild_id(interaction)
         if credits is not None:
             checked_credits(credits)
-        await self.bot.db.set_user_budget(guild_id, user.id, credits)
+        await self.bot.db.budgets.set_user_budget(guild_id, user.id, credits)
         text = (
             f"<@{user.id}> now gets {credits} credits a day."
             if credits is not None
@@ -145,7 +145,7 @@ class BudgetGroup(app_commands.Group):
     ) -> None:
         checked_credits(credits, minimum=1)
         guild_id, scope_key, day = await self._scope(interaction)
-        await self.bot.db.add_grant(
+        await self.bot.db.budgets.add_grant(
             scope=scope_key,
             day=day,
             user_id=user.id,
@@ -163,7 +163,7 @@ class BudgetGroup(app_commands.Group):
     @app_commands.describe(user="The member")
     async def reset(self, interaction: Interaction, user: discord.User) -> None:
         _, scope_key, day = await self._scope(interaction)
-        forgiven = await self.bot.db.reset_usage(scope=scope_key, day=day, user_id=user.id)
+        forgiven = await self.bot.db.budgets.reset_usage(scope=scope_key, day=day, user_id=user.id)
         await self._done(
             interaction,
             f"Reset <@{user.id}>'s spending today ({forgiven} credits forgiven).",
@@ -179,7 +179,7 @@ class BudgetGroup(app_commands.Group):
         guild_id = _guild_id(interaction)
         if credits is not None:
             checked_credits(credits)
-        await self.bot.db.update_guild_settings(guild_id, server_cap=credits)
+        await self.bot.db.guilds.update_guild_settings(guild_id, server_cap=credits)
         text = (
             f"The server may now spend {credits} credits a day in total."
             if credits is not None
@@ -192,7 +192,7 @@ class BudgetGroup(app_commands.Group):
     async def show(self, interaction: Interaction, user: discord.Member | None = None) -> None:
         guild_id = _guild_id(interaction)
         db = self.bot.db
-        settings = await db.guild_settings(guild_id)
+        settings = await db.guilds.guild_settings(guild_id)
         if user is not None:
             scope = guild_scope(guild_id, settings.timezone)
             quota = await self.bot.services.ledger.quota(
@@ -218,8 +218,8 @@ class BudgetGroup(app_commands.Group):
             else "none",
         )
         embed.add_field(name="Timezone", value=settings.timezone)
-        roles = await db.role_budgets(guild_id)
-        users = await db.user_budgets(guild_id)
+        roles = await db.budgets.role_budgets(guild_id)
+        users = await db.budgets.user_budgets(guild_id)
         embed.add_field(
             name="Roles",
             value="\n".join(f"<@&{r}>: {c}" for r, c in list(roles.items())[:20]) or "none",
@@ -244,7 +244,7 @@ class QuotaCog(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def quota(self, interaction: Interaction) -> None:
         if interaction.guild_id is not None and guild_installed(interaction):
-            settings = await self.bot.db.guild_settings(interaction.guild_id)
+            settings = await self.bot.db.guilds.guild_settings(interaction.guild_id)
             scope = guild_scope(interaction.guild_id, settings.timezone)
         else:
             scope = personal_scope(interaction.user.id)

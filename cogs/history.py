@@ -46,7 +46,7 @@ class HistoryCog(commands.Cog):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def history(self, interaction: discord.Interaction[ImagenBot]) -> None:
         # In a server: that server's generations; elsewhere: all of them.
-        rows = await self.bot.db.delivered_jobs(
+        rows = await self.bot.db.reports.delivered_jobs(
             user_id=interaction.user.id, guild_id=interaction.guild_id, limit=HISTORY_LIMIT
         )
         if not rows:

@@ -27,7 +27,8 @@ from bot.client import ImagenBot, apply_discord_urls
 from bot.config import Settings, load_settings
 from bot.ledger import Ledger, Scope
 from bot.services import Pacing, build_services
-from bot.storage import Database, NewJob
+from bot.storage import NewJob
+from bot.storage.sqlite import SQLiteDatabase
 from tests.fakes.aimlapi import FakeAimlApi
 from tests.fakes.discord import FakeDiscord
 
@@ -98,7 +99,7 @@ async def running_bot(
     import aiohttp
 
     async with aiohttp.ClientSession() as session:
-        db = await Database.open(settings.database_path)
+        db = await SQLiteDatabase.open(settings.database_path)
         async with db:
             services = build_services(settings, db, session, pacing)
             bot = ImagenBot(settings=settings, services=services, guild_ready_timeout=0.05)

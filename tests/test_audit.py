@@ -19,6 +19,7 @@ from bot.audit import (
 )
 from bot.errors import AuthError, OutOfCreditsError, SafetyBlockedError
 from bot.storage import BudgetCheck, Database, NewJob
+from bot.storage.sqlite import SQLiteDatabase
 from cogs.admin import usage_csv
 from tests.fakes.discord import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID
 from tests.harness import AIMLAPI_KEY, fake_stack, running_bot
@@ -99,7 +100,9 @@ async def test_failures_are_explained_in_the_log_channel(tmp_path: Path) -> None
             bot, guild_id=DEFAULT_GUILD_ID, job_id=1, user_id=2, error=error
         )
         assert stack.discord.calls_to("POST", r"/channels/\d+/messages") == []
-        await bot.db.update_guild_settings(DEFAULT_GUILD_ID, log_channel_id=DEFAULT_CHANNEL_ID)
+        await bot.db.guilds.update_guild_settings(
+            DEFAULT_GUILD_ID, log_channel_id=DEFAULT_CHANNEL_ID
+        )
         await report_failure_to_admins(
             bot, guild_id=DEFAULT_GUILD_ID, job_id=1, user_id=2, error=error
         )
@@ -122,7 +125,7 @@ async def test_failures_are_explained_in_the_log_channel(tmp_path: Path) -> None
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await Database.open(tmp_path / "db.sqlite3") as database:
+    async with await SQLiteDatabase.open(tmp_path / "db.sqlite3") as database:
         yield database
 
 
@@ -140,7 +143,7 @@ async def add_job(
     prompt: str = "a cat",
 ) -> int:
     scope = f"g:{guild_id}" if guild_id is not None else f"u:{user_id}"
-    job_id = await db.reserve_job(
+    job_id = await db.jobs.reserve_job(
         NewJob(
             guild_id=guild_id,
             channel_id=500,
@@ -163,7 +166,7 @@ async def add_job(
     assert job_id is not None
     delivered = count if delivered is None else delivered
     if delivered:
-        await db.finish_job(
+        await db.jobs.finish_job(
             job_id,
             state="done",
             credits_charged=credits_each * delivered,
@@ -172,7 +175,7 @@ async def add_job(
             message_id=message_id,
         )
     else:
-        await db.finish_job(job_id, state="failed", error_class="upstream")
+        await db.jobs.finish_job(job_id, state="failed", error_class="upstream")
     return job_id
 
 
@@ -184,7 +187,7 @@ async def test_usage_summary(db: Database) -> None:
     await add_job(db, guild_id=GUILD, user_id=12, delivered=0)
     await add_job(db, guild_id=OTHER_GUILD, user_id=10, count=4)
     await add_job(db, guild_id=None, user_id=10, count=4)
-    summary = await db.usage_summary(GUILD, since=0)
+    summary = await db.reports.usage_summary(GUILD, since=0)
     totals = summary.totals
     assert (totals.jobs, totals.failed, totals.images, totals.credits) == (4, 1, 6, 8)
     assert totals.usd == pytest.approx(0.16)
@@ -197,8 +200,8 @@ async def test_usage_summary(db: Database) -> None:
         ("google/imagen-4.0-fast-generate-001", 5, 5),
         (ultra, 1, 3),
     ]
-    assert len((await db.usage_summary(GUILD, since=0, top=1)).top_users) == 1
-    empty = await db.usage_summary(GUILD, since=10**12)
+    assert len((await db.reports.usage_summary(GUILD, since=0, top=1)).top_users) == 1
+    empty = await db.reports.usage_summary(GUILD, since=10**12)
     assert empty.totals.jobs == 0 and empty.top_users == [] and empty.models == []
 
 
@@ -206,7 +209,7 @@ async def test_usage_rows_and_csv(db: Database) -> None:
     await add_job(db, guild_id=GUILD, user_id=10, prompt="=cmd|' /C calc'!A0")
     await add_job(db, guild_id=GUILD, user_id=11, prompt='line one\nline, two "quoted"')
     await add_job(db, guild_id=OTHER_GUILD, user_id=10)
-    rows = await db.usage_rows(GUILD, since=0)
+    rows = await db.reports.usage_rows(GUILD, since=0)
     assert len(rows) == 2
     data, written = usage_csv(rows)
     assert written == 2
@@ -225,7 +228,7 @@ async def test_delivered_jobs_for_history(db: Database) -> None:
     await add_job(db, guild_id=GUILD, user_id=10, delivered=0)
     await add_job(db, guild_id=GUILD, user_id=11)
     dm = await add_job(db, guild_id=None, user_id=10)
-    here = await db.delivered_jobs(user_id=10, guild_id=GUILD)
+    here = await db.reports.delivered_jobs(user_id=10, guild_id=GUILD)
     assert [r.id for r in here] == ids[::-1][:10]
-    everywhere = await db.delivered_jobs(user_id=10, limit=3)
+    everywhere = await db.reports.delivered_jobs(user_id=10, limit=3)
     assert [r.id for r in everywhere] == [dm, ids[-1], ids[-2]]

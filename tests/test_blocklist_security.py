@@ -26,6 +26,7 @@ from bot.moderation import (
 )
 from bot.policy import Policy
 from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import (
     DEFAULT_CHANNEL_ID,
@@ -145,7 +146,7 @@ async def test_a_full_regex_list_refuses_the_add_clearly(stack: Stack) -> None:
         # Adding one already listed still says so; words still fit.
         assert "already blocked" in await admin_add(stack, QUADRATIC[0], "regex", user=admin)
         assert "Blocked word" in await admin_add(stack, "teapot", "word", user=admin)
-        rows = await bot.db.blocklist(DEFAULT_GUILD_ID)
+        rows = await bot.db.moderation.blocklist(DEFAULT_GUILD_ID)
         assert sum(r.kind == "regex" for r in rows) == MAX_REGEX_ENTRIES
 
 
@@ -187,7 +188,7 @@ async def test_the_job_limit_comes_before_the_blocklist(stack: Stack) -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await Database.open(tmp_path / "bot.sqlite3") as database:
+    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as database:
         yield database
 
 
@@ -200,7 +201,7 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 
 async def store(db: Database, guild_id: int, kind: str, *patterns: str) -> None:
     for pattern in patterns:
-        await db.add_blocklist(guild_id=guild_id, kind=kind, pattern=pattern, added_by=1)
+        await db.moderation.add_blocklist(guild_id=guild_id, kind=kind, pattern=pattern, added_by=1)
 
 
 def test_one_deadline_covers_the_whole_check() -> None:

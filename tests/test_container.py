@@ -250,7 +250,7 @@ def test_package_installed_in_venv_without_tests_or_secrets(rootfs: Path) -> Non
     assert len(site) == 1
     for path in ("bot/__init__.py", "bot/__main__.py", "bot/py.typed", "cogs/__init__.py"):
         assert (site[0] / path).is_file(), path
-    assert list((site[0] / "bot" / "migrations").glob("0001_*.sql"))
+    assert list((site[0] / "bot" / "storage" / "sqlite" / "migrations").glob("0001_*.sql"))
     assert not (site[0] / "tests").exists()
     assert not (rootfs / "src").exists(), "the builder stage's sources leaked into the image"
     assert list((rootfs / "app").iterdir()) == []

@@ -30,6 +30,7 @@ from tests.fakes.discord import (
     default_guild,
 )
 from tests.harness import Stack, fake_stack, running_bot
+from tests.storage_sql import sql_rows
 
 ART_CHANNEL_ID = DEFAULT_CHANNEL_ID + 1
 LOG_CHANNEL_ID = DEFAULT_CHANNEL_ID + 2
@@ -118,7 +119,7 @@ def text_of(data: dict[str, Any]) -> str:
 
 
 async def job_count(bot: ImagenBot) -> int:
-    rows = await bot.db._fetchall("SELECT COUNT(*) AS n FROM jobs")
+    rows = await sql_rows(bot.db, "SELECT COUNT(*) AS n FROM jobs")
     return int(rows[0]["n"])
 
 
@@ -128,7 +129,7 @@ async def audit_rows(
     """The newest audit rows once at least ``count`` exist (they are written after the reply)."""
     deadline = time.monotonic() + 30
     while True:
-        rows = await bot.db.audit_rows(guild_id)
+        rows = await bot.db.audit.rows(guild_id)
         if len(rows) >= count or time.monotonic() > deadline:
             return rows
         await asyncio.sleep(0.02)
@@ -199,12 +200,12 @@ async def test_a_member_shown_the_group_by_overrides_is_still_refused(
     response = await it.wait_response()
     assert response.type == 4 and response.data["flags"] & 64
     assert "Manage Server" in response.data["content"]
-    settings = await bot.db.guild_settings(DEFAULT_GUILD_ID)
+    settings = await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)
     assert settings.cooldown_seconds == 0 and settings.daily_credits is None
-    assert await bot.db.active_bans(DEFAULT_GUILD_ID, time.time()) == []
-    assert await bot.db.blocklist(DEFAULT_GUILD_ID) == []
-    assert await bot.db.allowed_channels(DEFAULT_GUILD_ID) == []
-    assert await bot.db.audit_rows(DEFAULT_GUILD_ID) == []
+    assert await bot.db.moderation.active_bans(DEFAULT_GUILD_ID, time.time()) == []
+    assert await bot.db.moderation.blocklist(DEFAULT_GUILD_ID) == []
+    assert await bot.db.moderation.allowed_channels(DEFAULT_GUILD_ID) == []
+    assert await bot.db.audit.rows(DEFAULT_GUILD_ID) == []
 
 
 async def test_member_autocomplete_reveals_nothing(stack: Stack, bot: ImagenBot) -> None:
@@ -279,7 +280,7 @@ async def test_default_model(stack: Stack, bot: ImagenBot) -> None:
     assert "Imagen 4 Ultra" in text_of(message)
     # By display name too; deprecated and unknown models are refused.
     await admin(stack, "config set", {"default_model": "Imagen 4"})
-    assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).default_model == (
+    assert (await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)).default_model == (
         "google/imagen-4.0-generate-001"
     )
     answer = await admin(
@@ -288,7 +289,7 @@ async def test_default_model(stack: Stack, bot: ImagenBot) -> None:
     assert "deprecated" in answer["content"]
     answer = await admin(stack, "config set", {"default_model": "dall-e"})
     assert "Unknown model" in answer["content"]
-    assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).default_model == (
+    assert (await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)).default_model == (
         "google/imagen-4.0-generate-001"
     )
 
@@ -316,14 +317,14 @@ async def test_cooldown_refuses_a_second_quick_request(stack: Stack, bot: Imagen
 async def test_timezone_is_canonicalised_and_validated(stack: Stack, bot: ImagenBot) -> None:
     answer = await admin(stack, "config set", {"timezone": "europe/paris"})
     assert "Europe/Paris" in answer["content"]
-    assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).timezone == "Europe/Paris"
+    assert (await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)).timezone == "Europe/Paris"
     choices = await stack.discord.autocomplete(
         "imagine-admin config set", {"timezone": "tokyo"}, "timezone", user=stack.discord.admin
     )
     assert [c["value"] for c in choices] == ["Asia/Tokyo"]
     answer = await admin(stack, "config set", {"timezone": "Mars/Olympus_Mons"})
     assert "Unknown timezone" in answer["content"]
-    assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).timezone == "Europe/Paris"
+    assert (await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)).timezone == "Europe/Paris"
 
 
 @pytest.mark.parametrize(
@@ -345,11 +346,11 @@ async def test_timezone_is_canonicalised_and_validated(stack: Stack, bot: Imagen
 async def test_bad_config_changes_nothing(
     stack: Stack, bot: ImagenBot, options: dict[str, Any], needle: str
 ) -> None:
-    before = await bot.db.guild_settings(DEFAULT_GUILD_ID)
+    before = await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)
     answer = await admin(stack, "config set", options)
     assert needle in answer["content"]
-    assert await bot.db.guild_settings(DEFAULT_GUILD_ID) == before
-    assert await bot.db.audit_rows(DEFAULT_GUILD_ID) == []
+    assert await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID) == before
+    assert await bot.db.audit.rows(DEFAULT_GUILD_ID) == []
 
 
 async def test_config_show(stack: Stack, bot: ImagenBot) -> None:
@@ -395,9 +396,9 @@ async def test_one_servers_settings_never_reach_another(stack: Stack, bot: Image
     assert len(message["attachments"]) == 2
     body = stack.api.requests[-1].body
     assert "safety_setting" not in body and body["model"] == "google/imagen-4.0-generate-001"
-    other = await bot.db.guild_settings(OTHER_GUILD_ID)
+    other = await bot.db.guilds.guild_settings(OTHER_GUILD_ID)
     assert other.safety_setting is None and other.max_images is None
-    assert await bot.db.audit_rows(OTHER_GUILD_ID) == []
+    assert await bot.db.audit.rows(OTHER_GUILD_ID) == []
     # And the other server's admin sees its own (default) configuration.
     it = await stack.discord.slash(
         "imagine-admin config show", guild_id=OTHER_GUILD_ID, user=stack.discord.admin
@@ -431,7 +432,7 @@ async def test_model_disable_refuses_and_hides_it(stack: Stack, bot: ImagenBot) 
 async def test_the_default_model_cannot_be_disabled(stack: Stack, bot: ImagenBot) -> None:
     answer = await admin(stack, "model disable", {"model": FAST})
     assert "default model" in answer["content"]
-    assert await bot.db.disabled_models(DEFAULT_GUILD_ID) == set()
+    assert await bot.db.moderation.disabled_models(DEFAULT_GUILD_ID) == set()
     await admin(stack, "model disable", {"model": ULTRA})
     answer = await admin(stack, "config set", {"default_model": ULTRA})
     assert "turned off" in answer["content"]
@@ -485,12 +486,12 @@ async def test_a_timed_ban_expires(stack: Stack, bot: ImagenBot) -> None:
     member = stack.discord.member.user.id
     answer = await admin(stack, "ban", {"user": member, "duration": "2h"})
     assert "for 2h" in answer["content"]
-    ban = await bot.db.active_ban(DEFAULT_GUILD_ID, member, time.time())
+    ban = await bot.db.moderation.active_ban(DEFAULT_GUILD_ID, member, time.time())
     assert ban is not None and ban.expires_at is not None
     assert abs(ban.expires_at - (time.time() + 7200)) < 60
     assert "until" in await imagine_refused(stack, prompt="a fox")
     # Two hours later (written through storage, as the clock would have it): free again.
-    await bot.db.ban(
+    await bot.db.moderation.ban(
         guild_id=DEFAULT_GUILD_ID,
         user_id=member,
         reason=None,
@@ -505,8 +506,8 @@ async def test_a_timed_ban_expires(stack: Stack, bot: ImagenBot) -> None:
 async def test_a_bad_duration_bans_nobody(stack: Stack, bot: ImagenBot, duration: str) -> None:
     answer = await admin(stack, "ban", {"user": stack.discord.member.user.id, "duration": duration})
     assert "duration" in answer["content"]
-    assert await bot.db.active_bans(DEFAULT_GUILD_ID, time.time()) == []
-    assert await bot.db.audit_rows(DEFAULT_GUILD_ID) == []
+    assert await bot.db.moderation.active_bans(DEFAULT_GUILD_ID, time.time()) == []
+    assert await bot.db.audit.rows(DEFAULT_GUILD_ID) == []
 
 
 # -- blocklist ----------------------------------------------------------------------------------
@@ -588,7 +589,7 @@ async def test_a_dangerous_regex_is_rejected_clearly(
 ) -> None:
     answer = await admin(stack, "blocklist add", {"pattern": pattern, "kind": "regex"})
     assert needle in answer["content"]
-    assert await bot.db.blocklist(DEFAULT_GUILD_ID) == []
+    assert await bot.db.moderation.blocklist(DEFAULT_GUILD_ID) == []
     await imagine_ok(stack, prompt="aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!")
 
 
@@ -596,7 +597,7 @@ async def test_a_dangerous_regex_is_rejected_clearly(
 async def test_an_unusable_word_is_rejected(stack: Stack, bot: ImagenBot, pattern: str) -> None:
     answer = await admin(stack, "blocklist add", {"pattern": pattern})
     assert "blocked word" in answer["content"]
-    assert await bot.db.blocklist(DEFAULT_GUILD_ID) == []
+    assert await bot.db.moderation.blocklist(DEFAULT_GUILD_ID) == []
 
 
 # -- log channel and audit ----------------------------------------------------------------------
@@ -645,7 +646,7 @@ async def test_admin_actions_are_audited_and_posted(stack: Stack, bot: ImagenBot
     await admin(stack, "logchannel clear")
     posts = await log_posts(stack, 5)
     assert posts[-1]["embeds"][0]["title"] == "Admin: logchannel clear"
-    assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).log_channel_id is None
+    assert (await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)).log_channel_id is None
     delivered, _ = after_hooks(bot, "quiet now")
     await imagine_ok(stack, prompt="quiet now")
     await asyncio.wait_for(delivered.wait(), 30)  # the mirror hook has had its turn
@@ -658,8 +659,8 @@ async def test_a_log_channel_the_bot_cannot_post_in_is_refused(
     stack.discord.inject("POST", rf"/channels/{LOG_CHANNEL_ID}/messages", status=403, times=1)
     answer = await admin(stack, "logchannel set", {"channel": LOG_CHANNEL_ID})
     assert "can't post" in answer["content"]
-    assert (await bot.db.guild_settings(DEFAULT_GUILD_ID)).log_channel_id is None
-    assert await bot.db.audit_rows(DEFAULT_GUILD_ID) == []
+    assert (await bot.db.guilds.guild_settings(DEFAULT_GUILD_ID)).log_channel_id is None
+    assert await bot.db.audit.rows(DEFAULT_GUILD_ID) == []
 
 
 # -- usage and history --------------------------------------------------------------------------

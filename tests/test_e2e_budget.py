@@ -16,6 +16,7 @@ from bot.client import ImagenBot
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
 from tests.harness import TEST_PACING, Clock, Stack, running_bot
+from tests.storage_sql import sql_rows
 
 UTC = ZoneInfo("UTC")
 
@@ -43,7 +44,7 @@ async def settled(bot: ImagenBot, timeout: float = 30.0) -> None:
     """Wait until no job is open: the message is edited a moment before the job row settles."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while await bot.db.open_jobs():
+    while await bot.db.jobs.open_jobs():
         assert loop.time() < deadline, "jobs did not settle"
         await asyncio.sleep(0.02)
 
@@ -57,7 +58,8 @@ async def generate(stack: Stack, **options: Any) -> dict[str, Any]:
 
 async def usage(bot: ImagenBot, user_id: int) -> tuple[int, int]:
     await settled(bot)
-    rows = await bot.db._fetchall(
+    rows = await sql_rows(
+        bot.db,
         "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c "
         "FROM budget_usage WHERE user_id = ?",
         (user_id,),
@@ -105,7 +107,7 @@ async def test_failures_refund_in_full(stack: Stack, bot: ImagenBot, fault: Faul
     assert "⚠️" in message["content"] and "Traceback" not in message["content"]
     assert await usage(bot, stack.discord.member.user.id) == (0, 0)
     await settled(bot)
-    row = (await bot.db._fetchall("SELECT state, credits_charged, error_class FROM jobs"))[-1]
+    row = (await sql_rows(bot.db, "SELECT state, credits_charged, error_class FROM jobs"))[-1]
     assert row["state"] == "failed" and row["credits_charged"] == 0 and row["error_class"]
 
 
@@ -115,7 +117,7 @@ async def test_fewer_images_than_asked_charges_only_those(stack: Stack, bot: Ima
     assert len(message["attachments"]) == 2
     assert "2 of 4" in message["content"]
     assert await usage(bot, stack.discord.member.user.id) == (0, 2)
-    row = (await bot.db._fetchall("SELECT * FROM jobs"))[-1]
+    row = (await sql_rows(bot.db, "SELECT * FROM jobs"))[-1]
     assert (row["credits_reserved"], row["credits_charged"], row["images_delivered"]) == (4, 2, 2)
     assert row["api_credits"] == 84_000 and row["usd"] == pytest.approx(0.042)
 
@@ -169,7 +171,7 @@ async def test_budget_admin_commands_change_the_next_imagine(stack: Stack, bot: 
     it = await stack.discord.slash("imagine", {"prompt": "uncapped"}, user=admin_member)
     assert len((await it.wait_original_message(30))["attachments"]) == 1
 
-    rows = await bot.db.audit_rows(stack.discord.default_guild.id, limit=50)
+    rows = await bot.db.audit.rows(stack.discord.default_guild.id, limit=50)
     actions = [r.action for r in rows]
     for action in ("budget default", "budget role", "budget user", "budget grant", "budget reset"):
         assert action in actions
@@ -189,9 +191,9 @@ async def test_bad_amounts_are_refused_and_change_nothing(
 ) -> None:
     if command == "grant":
         options = {**options, "user": stack.discord.member.user.id}
-    before = await bot.db.guild_settings(stack.discord.default_guild.id)
+    before = await bot.db.guilds.guild_settings(stack.discord.default_guild.id)
     assert needle in await admin(stack, command, options)
-    after = await bot.db.guild_settings(stack.discord.default_guild.id)
+    after = await bot.db.guilds.guild_settings(stack.discord.default_guild.id)
     assert before == after
-    grants = await bot.db._fetchall("SELECT COUNT(*) AS n FROM budget_grant")
+    grants = await sql_rows(bot.db, "SELECT COUNT(*) AS n FROM budget_grant")
     assert grants[0]["n"] == 0

@@ -12,9 +12,10 @@ import signal
 import time
 from typing import Any
 
-from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 from tests.fakes.discord import FakeInteraction, FakeMember
 from tests.harness import BotProcess, Stack, eventually
+from tests.storage_sql import sql_rows
 from tests.test_e2e_jobs import (
     delivered,
     queued_message,
@@ -52,9 +53,9 @@ def channel_posts(stack: Stack) -> list[dict[str, Any]]:
 
 
 async def db_rows(stack: Stack, sql: str) -> list[dict[str, Any]]:
-    db = await Database.open(stack.db_path)
+    db = await SQLiteDatabase.open(stack.db_path)
     async with db:
-        return [dict(r) for r in await db._fetchall(sql)]
+        return [dict(r) for r in await sql_rows(db, sql)]
 
 
 async def budget(stack: Stack) -> tuple[int, int]:

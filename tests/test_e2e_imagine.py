@@ -20,6 +20,7 @@ from bot.storage import JobRow
 from tests.fakes.aimlapi import Fault
 from tests.fakes.discord import FakeInteraction
 from tests.harness import Stack, fake_stack, running_bot
+from tests.storage_sql import sql_rows
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ async def imagine(stack: Stack, **options: Any) -> tuple[FakeInteraction, dict[s
 async def settled(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> JobRow:
     """The job's row once it is settled (the charge is recorded after the message is posted)."""
     deadline = time.monotonic() + timeout
-    while (row := await bot.db.get_job(job_id)) is None or row.is_open:
+    while (row := await bot.db.jobs.get_job(job_id)) is None or row.is_open:
         assert time.monotonic() < deadline, f"job {job_id} still open after {timeout} s"
         await asyncio.sleep(0.02)
     return row
@@ -134,8 +135,8 @@ async def test_negative_prompt_refused_before_anything_is_charged(
     assert response.type == 4 and response.data["flags"] & 64
     assert "negative prompt" in response.data["content"]
     assert stack.api.requests == []
-    assert await bot.db.open_jobs() == []
-    rows = await bot.db._fetchall("SELECT COUNT(*) AS n FROM jobs")
+    assert await bot.db.jobs.open_jobs() == []
+    rows = await sql_rows(bot.db, "SELECT COUNT(*) AS n FROM jobs")
     assert rows[0]["n"] == 0
 
 

@@ -27,6 +27,7 @@ from tests.fakes.discord import (
     RecordedCall,
 )
 from tests.harness import Stack, eventually, running_bot
+from tests.storage_sql import sql_rows
 
 P_MANAGE_MESSAGES = 1 << 13
 PATCH_ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
@@ -96,8 +97,9 @@ def token_calls(stack: Stack, it: FakeInteraction, method: str = "PATCH") -> lis
 
 async def budget(bot: ImagenBot) -> tuple[int, int]:
     """(reserved, charged) over every user and day."""
-    rows = await bot.db._fetchall(
-        "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c FROM budget_usage"
+    rows = await sql_rows(
+        bot.db,
+        "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c FROM budget_usage",
     )
     return int(rows[0]["r"]), int(rows[0]["c"])
 
@@ -106,7 +108,7 @@ async def settled(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> JobRow:
     """The job's row once it has left the open states."""
     deadline = time.monotonic() + timeout
     while True:
-        row = await bot.db.get_job(job_id)
+        row = await bot.db.jobs.get_job(job_id)
         assert row is not None
         if not row.is_open:
             return row
@@ -116,7 +118,7 @@ async def settled(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> JobRow:
 
 
 async def job_count(bot: ImagenBot) -> int:
-    rows = await bot.db._fetchall("SELECT COUNT(*) AS n FROM jobs")
+    rows = await sql_rows(bot.db, "SELECT COUNT(*) AS n FROM jobs")
     return int(rows[0]["n"])
 
 
@@ -150,7 +152,7 @@ async def test_never_more_than_max_concurrent_calls_in_flight(stack: Stack) -> N
         assert stack.api.max_in_flight == 2
         # Twelve 0.3 s calls two at a time cannot take less than six rounds.
         assert elapsed >= 6 * 0.3
-        rows = await bot.db._fetchall("SELECT state, credits_charged FROM jobs")
+        rows = await sql_rows(bot.db, "SELECT state, credits_charged FROM jobs")
         assert [(r["state"], r["credits_charged"]) for r in rows] == [("done", 1)] * 12
         assert await budget(bot) == (0, 12)
         print(f"12 jobs, 4 users: max in flight {stack.api.max_in_flight}, {elapsed:.2f} s")
@@ -251,7 +253,7 @@ async def test_queued_jobs_show_their_position_and_can_be_cancelled(stack: Stack
         refusal = await denied.wait_response()
         assert refusal.type == 4 and refusal.data["flags"] & 64
         assert "Only the person who asked" in refusal.data["content"]
-        assert (await bot.db.get_job(third_job)).state == "queued"  # type: ignore[union-attr]
+        assert (await bot.db.jobs.get_job(third_job)).state == "queued"  # type: ignore[union-attr]
 
         # The requester may: refunded, and the message says so.
         reserved_before, _ = await budget(bot)
@@ -261,7 +263,7 @@ async def test_queued_jobs_show_their_position_and_can_be_cancelled(stack: Stack
         assert answer.data["components"] == []
         message = stack.discord.get_message(int(queued["id"]))
         assert message is not None and "Cancelled" in message["content"]
-        row = await bot.db.get_job(third_job)
+        row = await bot.db.jobs.get_job(third_job)
         assert row is not None and row.state == "cancelled" and row.credits_charged == 0
         assert (await budget(bot))[0] == reserved_before - 1
 
@@ -272,7 +274,7 @@ async def test_queued_jobs_show_their_position_and_can_be_cancelled(stack: Stack
             second_msg["id"], f"imagen:cancel:{second_job}", user=moderator
         )
         assert "Cancelled" in (await by_mod.wait_response()).data["content"]
-        row = await bot.db.get_job(second_job)
+        row = await bot.db.jobs.get_job(second_job)
         assert row is not None and row.state == "cancelled"
 
         # The last of the busy user's jobs moves up the queue; its message follows, coalesced.
@@ -306,7 +308,7 @@ async def test_queued_jobs_show_their_position_and_can_be_cancelled(stack: Stack
         for it in busy_its:
             await delivered(it)
         assert await budget(bot) == (0, 14)
-        assert await bot.db.open_jobs() == []
+        assert await bot.db.jobs.open_jobs() == []
 
 
 async def test_a_job_that_waited_logs_under_its_own_ids_only(
@@ -358,7 +360,7 @@ async def test_cancel_after_the_job_started_is_refused(stack: Stack) -> None:
         stack.api.latency = 0.0
         await delivered(running)
         await delivered(queued)
-        row = await bot.db.get_job(job_id)
+        row = await bot.db.jobs.get_job(job_id)
         assert row is not None and row.state == "done" and row.credits_charged == 1
 
 
@@ -408,7 +410,7 @@ async def test_a_followup_failing_a_few_times_is_retried_and_delivered(stack: St
         it = await submit(stack, stack.discord.member, "persistent")
         message = await delivered(it)
         assert [c.status for c in token_calls(stack, it)] == [500, 502, 200]
-        row = await bot.db.get_job(job_id_of(message))
+        row = await bot.db.jobs.get_job(job_id_of(message))
         assert row is not None and row.state == "done" and row.credits_charged == 1
 
 
@@ -445,7 +447,7 @@ async def test_a_followup_that_keeps_failing_is_refunded_and_logged(
         assert [c.status for c in calls] == [429] * (attempts + 1)
         assert all(c.files for c in calls[:attempts])
         assert "could not be posted" in calls[-1].json["content"]
-        (job,) = await bot.db._fetchall("SELECT id, state, error_class, credits_charged FROM jobs")
+        (job,) = await sql_rows(bot.db, "SELECT id, state, error_class, credits_charged FROM jobs")
         assert (job["state"], job["error_class"], job["credits_charged"]) == (
             "failed",
             "delivery",

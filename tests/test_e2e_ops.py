@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.client import ImagenBot, apply_discord_urls
 from bot.services import build_services
-from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack
 
 
@@ -32,7 +32,7 @@ async def test_healthz_is_503_before_the_gateway_connects_and_200_after(stack: S
     apply_discord_urls(settings)
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session, aiohttp.ClientSession() as http:
-        db = await Database.open(settings.database_path)
+        db = await SQLiteDatabase.open(settings.database_path)
         async with db:
             bot = ImagenBot(
                 settings=settings,

@@ -25,6 +25,7 @@ from tests.fakes.discord import (
     default_guild,
 )
 from tests.harness import Stack, eventually, fake_stack, running_bot
+from tests.storage_sql import sql_rows
 
 # Servers the member belongs to where the bot is not (it left them, or never joined).
 ELSEWHERE = [DEFAULT_GUILD_ID + 3_000, DEFAULT_GUILD_ID + 4_000]
@@ -74,7 +75,7 @@ async def imagine(stack: Stack, **kwargs: Any) -> dict[str, Any]:
 
 
 async def job_scopes(bot: ImagenBot) -> list[tuple[str, int | None]]:
-    rows = await bot.db._fetchall("SELECT scope, guild_id FROM jobs ORDER BY id")
+    rows = await sql_rows(bot.db, "SELECT scope, guild_id FROM jobs ORDER BY id")
     return [(r["scope"], r["guild_id"]) for r in rows]
 
 

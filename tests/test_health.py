@@ -26,6 +26,7 @@ from bot.health import DATABASE_DOWN, GATEWAY_DOWN, HealthServer
 from bot.logs import log_context, setup_logging
 from bot.metrics import Metrics
 from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -43,7 +44,7 @@ class Gateway:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "imagen-bot.sqlite3")
+    database = await SQLiteDatabase.open(tmp_path / "imagen-bot.sqlite3")
     try:
         yield database
     finally:
@@ -331,7 +332,7 @@ async def run_python(code: str, *args: str) -> tuple[int, str]:
 async def test_documented_backup_and_restore_work_on_a_live_wal_database(tmp_path: Path) -> None:
     data = tmp_path / "data"
     live_path = data / "imagen-bot.sqlite3"
-    db = await Database.open(live_path)
+    db = await SQLiteDatabase.open(live_path)
     writer: sqlite3.Connection | None = None
     try:
         version = await db.schema_version()
@@ -394,7 +395,7 @@ async def test_documented_backup_and_restore_work_on_a_live_wal_database(tmp_pat
     rc, out = await run_python(restore_code)
     assert rc == 0, out
     assert "restored" in out
-    restored = await Database.open(new_data / "imagen-bot.sqlite3")
+    restored = await SQLiteDatabase.open(new_data / "imagen-bot.sqlite3")
     async with restored:
         assert await restored.schema_version() == version
         assert await restored.get_meta("committed-in-wal") == "yes"

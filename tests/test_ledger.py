@@ -12,7 +12,9 @@ import pytest
 
 from bot.ledger import BudgetExceededError, Ledger, guild_scope, personal_scope
 from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 from tests.harness import Clock, new_job
+from tests.storage_sql import sql_rows
 
 GUILD = 1000
 USER = 42
@@ -20,16 +22,16 @@ USER = 42
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await Database.open(tmp_path / "ledger.sqlite3") as database:
+    async with await SQLiteDatabase.open(tmp_path / "ledger.sqlite3") as database:
         yield database
 
 
 async def test_1000_concurrent_reservations_grant_exactly_the_budget(tmp_path: Path) -> None:
     """4 connections to one file race, each on its own aiosqlite thread."""
     path = tmp_path / "race.sqlite3"
-    dbs = [await Database.open(path) for _ in range(4)]
+    dbs = [await SQLiteDatabase.open(path) for _ in range(4)]
     try:
-        await dbs[0].update_guild_settings(GUILD, daily_credits=100)
+        await dbs[0].guilds.update_guild_settings(GUILD, daily_credits=100)
         ledgers = [Ledger(d, default_daily_credits=10, usd_cap=None) for d in dbs]
         scope = guild_scope(GUILD, "UTC")
 
@@ -44,9 +46,9 @@ async def test_1000_concurrent_reservations_grant_exactly_the_budget(tmp_path: P
         results = await asyncio.gather(*(attempt(i) for i in range(1000)))
         assert sum(results) == 100
         day, _ = ledgers[0].days(scope)
-        usage = await dbs[0].usage(scope.key, day, USER)
+        usage = await dbs[0].budgets.usage(scope.key, day, USER)
         assert usage.reserved == 100 and usage.charged == 0
-        rows = await dbs[0]._fetchall("SELECT COUNT(*) AS n FROM jobs")
+        rows = await sql_rows(dbs[0], "SELECT COUNT(*) AS n FROM jobs")
         assert rows[0]["n"] == 100
     finally:
         for d in dbs:
@@ -59,13 +61,13 @@ async def test_every_failure_refunds_in_full_exactly_once(db: Database, state: s
     scope = guild_scope(GUILD, "UTC")
     job_id = await ledger.reserve(scope, (), new_job(ledger, scope, credits=4))
     day, _ = ledger.days(scope)
-    assert (await db.usage(scope.key, day, USER)).used == 4
-    assert await db.finish_job(job_id, state=state, error_class="x")
-    assert (await db.usage(scope.key, day, USER)).used == 0
+    assert (await db.budgets.usage(scope.key, day, USER)).used == 4
+    assert await db.jobs.finish_job(job_id, state=state, error_class="x")
+    assert (await db.budgets.usage(scope.key, day, USER)).used == 0
     # Settling again changes nothing: a job settles once.
-    assert not await db.finish_job(job_id, state="done", credits_charged=4, images_delivered=4)
-    assert (await db.usage(scope.key, day, USER)).used == 0
-    row = await db.get_job(job_id)
+    assert not await db.jobs.finish_job(job_id, state="done", credits_charged=4, images_delivered=4)
+    assert (await db.budgets.usage(scope.key, day, USER)).used == 0
+    row = await db.jobs.get_job(job_id)
     assert row is not None and row.state == state and row.credits_charged == 0
 
 
@@ -73,11 +75,11 @@ async def test_fewer_images_than_asked_are_charged_per_image(db: Database) -> No
     ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
     scope = guild_scope(GUILD, "UTC")
     job_id = await ledger.reserve(scope, (), new_job(ledger, scope, credits=8))
-    assert await db.finish_job(job_id, state="done", credits_charged=4, images_delivered=2)
+    assert await db.jobs.finish_job(job_id, state="done", credits_charged=4, images_delivered=2)
     day, _ = ledger.days(scope)
-    usage = await db.usage(scope.key, day, USER)
+    usage = await db.budgets.usage(scope.key, day, USER)
     assert (usage.reserved, usage.charged) == (0, 4)
-    row = await db.get_job(job_id)
+    row = await db.jobs.get_job(job_id)
     assert row is not None and (row.credits_reserved, row.credits_charged) == (8, 4)
 
 
@@ -85,16 +87,16 @@ async def test_limit_precedence(db: Database) -> None:
     ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
     scope = guild_scope(GUILD, "UTC")
     assert (await ledger.limit_for(scope, USER, [7, 8])).base == 10
-    await db.update_guild_settings(GUILD, daily_credits=20)
+    await db.guilds.update_guild_settings(GUILD, daily_credits=20)
     assert (await ledger.limit_for(scope, USER, [7, 8])).source == "server default"
-    await db.set_role_budget(GUILD, 7, 5)
-    await db.set_role_budget(GUILD, 8, 30)
+    await db.budgets.set_role_budget(GUILD, 7, 5)
+    await db.budgets.set_role_budget(GUILD, 8, 30)
     limit = await ledger.limit_for(scope, USER, [7, 8])
     assert (limit.base, limit.source) == (30, "role")  # the highest role wins, even over default
     assert (await ledger.limit_for(scope, USER, [7])).base == 5
-    await db.set_user_budget(GUILD, USER, 3)
+    await db.budgets.set_user_budget(GUILD, USER, 3)
     assert (await ledger.limit_for(scope, USER, [7, 8])).base == 3
-    await db.set_user_budget(GUILD, USER, None)
+    await db.budgets.set_user_budget(GUILD, USER, None)
     assert (await ledger.limit_for(scope, USER, [7, 8])).base == 30
     # Another server is untouched.
     assert (await ledger.limit_for(guild_scope(GUILD + 1, "UTC"), USER, [7, 8])).base == 10
@@ -105,7 +107,7 @@ async def test_limit_precedence(db: Database) -> None:
 async def test_zero_budget_refuses_with_a_clear_reason(db: Database) -> None:
     ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
     scope = guild_scope(GUILD, "UTC")
-    await db.set_user_budget(GUILD, USER, 0)
+    await db.budgets.set_user_budget(GUILD, USER, 0)
     with pytest.raises(BudgetExceededError, match="0 credits"):
         await ledger.reserve(scope, (), new_job(ledger, scope))
 
@@ -118,7 +120,7 @@ async def test_grants_add_to_today_only(db: Database) -> None:
     with pytest.raises(BudgetExceededError, match="resets <t:"):
         await ledger.reserve(scope, (), new_job(ledger, scope, credits=1))
     day, _ = ledger.days(scope)
-    await db.add_grant(scope=scope.key, day=day, user_id=USER, credits=3, granted_by=1)
+    await db.budgets.add_grant(scope=scope.key, day=day, user_id=USER, credits=3, granted_by=1)
     await ledger.reserve(scope, (), new_job(ledger, scope, credits=3))
     quota = await ledger.quota(scope, USER, ())
     assert (quota.total, quota.left) == (5, 0)
@@ -130,7 +132,7 @@ async def test_grants_add_to_today_only(db: Database) -> None:
 async def test_server_cap_counts_everyone(db: Database) -> None:
     ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
     scope = guild_scope(GUILD, "UTC")
-    await db.update_guild_settings(GUILD, server_cap=5)
+    await db.guilds.update_guild_settings(GUILD, server_cap=5)
     await ledger.reserve(scope, (), new_job(ledger, scope, user=1, credits=3))
     await ledger.reserve(scope, (), new_job(ledger, scope, user=2, credits=2))
     with pytest.raises(BudgetExceededError, match="server has used its daily cap"):
@@ -144,7 +146,7 @@ async def test_usd_cap_is_bot_wide_and_uses_reported_cost(db: Database) -> None:
     with pytest.raises(BudgetExceededError, match="spending cap"):
         await ledger.reserve(b, (), new_job(ledger, b, credits=1))
     # The API reported less than the estimate: the difference becomes available again.
-    assert await db.finish_job(first, state="done", credits_charged=2, usd=0.01)
+    assert await db.jobs.finish_job(first, state="done", credits_charged=2, usd=0.01)
     await ledger.reserve(b, (), new_job(ledger, b, credits=1))
 
 
@@ -152,14 +154,14 @@ async def test_reset_forgives_spent_credits_but_not_in_flight_ones(db: Database)
     ledger = Ledger(db, default_daily_credits=4, usd_cap=None)
     scope = guild_scope(GUILD, "UTC")
     done = await ledger.reserve(scope, (), new_job(ledger, scope, credits=2))
-    await db.finish_job(done, state="done", credits_charged=2, images_delivered=2)
+    await db.jobs.finish_job(done, state="done", credits_charged=2, images_delivered=2)
     running = await ledger.reserve(scope, (), new_job(ledger, scope, credits=2))
     day, _ = ledger.days(scope)
-    assert await db.reset_usage(scope=scope.key, day=day, user_id=USER) == 2
-    usage = await db.usage(scope.key, day, USER)
+    assert await db.budgets.reset_usage(scope=scope.key, day=day, user_id=USER) == 2
+    usage = await db.budgets.usage(scope.key, day, USER)
     assert (usage.reserved, usage.charged) == (2, 0)
-    await db.finish_job(running, state="failed")
-    assert (await db.usage(scope.key, day, USER)).used == 0
+    await db.jobs.finish_job(running, state="failed")
+    assert (await db.budgets.usage(scope.key, day, USER)).used == 0
 
 
 def _at(tz: str, *args: int) -> float:
@@ -194,7 +196,7 @@ async def test_budget_resets_at_local_midnight_across_dst(db: Database) -> None:
     tz = "America/New_York"
     clock = Clock(_at(tz, 2026, 11, 1, 23, 58))
     ledger = Ledger(db, default_daily_credits=1, usd_cap=None, clock=clock)
-    await db.update_guild_settings(GUILD, timezone=tz)
+    await db.guilds.update_guild_settings(GUILD, timezone=tz)
     scope = guild_scope(GUILD, tz)
     await ledger.reserve(scope, (), new_job(ledger, scope))
     with pytest.raises(BudgetExceededError) as refused:
@@ -234,6 +236,6 @@ async def test_only_the_members_own_jobs_start_a_cooldown(
     ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
     scope = guild_scope(GUILD, "UTC")
     job_id = await ledger.reserve(scope, (), new_job(ledger, scope))
-    await db.finish_job(job_id, state=state, error_class=error_class)
-    last = await db.last_job_time(user_id=USER, scope=scope.key)
+    await db.jobs.finish_job(job_id, state=state, error_class=error_class)
+    last = await db.jobs.last_job_time(user_id=USER, scope=scope.key)
     assert (last is not None) is starts_cooldown

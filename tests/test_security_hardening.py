@@ -38,6 +38,7 @@ from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.fakes.discord import FakeInteraction, FakeUser
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, Stack, eventually, running_bot
 from tests.messages_en import API_FAILURES
+from tests.storage_sql import sql_rows
 
 FAST = MODELS[0]
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,13 +134,14 @@ async def test_a_bomb_fails_the_job_with_a_refund_end_to_end(stack: Stack) -> No
         message = await eventually(told, 30, "the failure message")
         assert message["content"] == "⚠️ " + API_FAILURES["download"]
         assert message["attachments"] == []
-        rows = await bot.db._fetchall("SELECT id, state, error_class, credits_charged FROM jobs")
+        rows = await sql_rows(bot.db, "SELECT id, state, error_class, credits_charged FROM jobs")
         assert [(r["state"], r["error_class"], r["credits_charged"]) for r in rows] == [
             ("failed", "download", 0)
         ]
-        usage = await bot.db._fetchall(
+        usage = await sql_rows(
+            bot.db,
             "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c "
-            "FROM budget_usage"
+            "FROM budget_usage",
         )
         assert (usage[0]["r"], usage[0]["c"]) == (0, 0)
         # Served normally afterwards.
@@ -286,7 +288,7 @@ async def test_forged_buttons_on_a_dm_job_reveal_nothing(stack: Stack) -> None:
             )
         )
         job = job_of(theirs)
-        assert (await bot.db.get_job(job)).guild_id is None  # type: ignore[union-attr]
+        assert (await bot.db.jobs.get_job(job)).guild_id is None  # type: ignore[union-attr]
 
         # Someone else, on a message of their own, in their DMs and in a server where they hold
         # Manage Messages, clicks buttons whose custom_id names that job.
@@ -351,7 +353,7 @@ async def test_a_failed_jobs_stored_detail_holds_no_header_or_key(stack: Stack) 
                     resp.raise_for_status()
         assert AIMLAPI_KEY in repr(info.value)  # what used to be stored
         assert await service.fail(job, info.value)
-        row = await bot.db.get_job(job.job_id)
+        row = await bot.db.jobs.get_job(job.job_id)
         assert row is not None and row.state == "failed"
         assert row.error_class == "ClientResponseError"
         assert row.error_detail is not None
@@ -361,7 +363,7 @@ async def test_a_failed_jobs_stored_detail_holds_no_header_or_key(stack: Stack) 
 
 async def settled_row(bot: Any, timeout: float = 30.0) -> Any:
     async def check() -> Any:
-        rows = await bot.db._fetchall("SELECT * FROM jobs ORDER BY id DESC LIMIT 1")
+        rows = await sql_rows(bot.db, "SELECT * FROM jobs ORDER BY id DESC LIMIT 1")
         return rows[0] if rows and rows[0]["state"] not in ("queued", "running") else None
 
     deadline = asyncio.get_running_loop().time() + timeout

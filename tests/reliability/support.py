@@ -23,6 +23,7 @@ from typing import Any, Final
 from bot.client import ImagenBot
 from tests.fakes.discord import FakeInteraction
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, Stack
+from tests.storage_sql import sql_rows
 
 # -- the size knob --------------------------------------------------------------------------------
 
@@ -160,21 +161,22 @@ async def final_message(it: FakeInteraction, timeout: float = 30.0) -> dict[str,
 
 async def budget(bot: ImagenBot) -> tuple[int, int]:
     """(reserved, charged) over every user and day."""
-    rows = await bot.db._fetchall(
-        "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c FROM budget_usage"
+    rows = await sql_rows(
+        bot.db,
+        "SELECT COALESCE(SUM(reserved), 0) AS r, COALESCE(SUM(charged), 0) AS c FROM budget_usage",
     )
     return int(rows[0]["r"]), int(rows[0]["c"])
 
 
 async def jobs(bot: ImagenBot) -> list[dict[str, Any]]:
-    return [dict(r) for r in await bot.db._fetchall("SELECT * FROM jobs ORDER BY id")]
+    return [dict(r) for r in await sql_rows(bot.db, "SELECT * FROM jobs ORDER BY id")]
 
 
 async def settled_job(bot: ImagenBot, job_id: int, timeout: float = 30.0) -> dict[str, Any]:
     """The job's row once it has left the open states."""
     deadline = time.monotonic() + timeout
     while True:
-        rows = await bot.db._fetchall("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        rows = await sql_rows(bot.db, "SELECT * FROM jobs WHERE id = ?", (job_id,))
         row = dict(rows[0]) if rows else None
         if row is not None and row["state"] not in ("queued", "running"):
             return row

@@ -30,6 +30,7 @@ from tests.reliability.support import (
     job_id_of,
     settled_job,
 )
+from tests.storage_sql import sql_rows
 
 pytestmark = pytest.mark.reliability
 
@@ -290,4 +291,4 @@ async def test_api_fault(
 
 
 async def _job_ids(bot: ImagenBot) -> list[dict[str, Any]]:
-    return [dict(r) for r in await bot.db._fetchall("SELECT id FROM jobs")]
+    return [dict(r) for r in await sql_rows(bot.db, "SELECT id FROM jobs")]

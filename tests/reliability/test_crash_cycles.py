@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 
 from bot.catalogue import get_model
-from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 from tests.fakes.discord import DEFAULT_MEMBER_PERMISSIONS, FakeMember, FakeUser
 from tests.harness import BotProcess, Stack, eventually
 from tests.reliability.support import LOST, SecretScan, count, scale
+from tests.storage_sql import sql_rows
 
 pytestmark = pytest.mark.reliability
 
@@ -112,11 +113,11 @@ async def test_sigkill_at_random_points_loses_nothing(stack: Stack) -> None:
     scan.add_stack(stack)
     scan.assert_clean()
 
-    db = await Database.open(stack.db_path)
+    db = await SQLiteDatabase.open(stack.db_path)
     async with db:
         assert await db.integrity_check() == "ok"
-        rows = [dict(r) for r in await db._fetchall("SELECT * FROM jobs ORDER BY id")]
-        usage = [dict(r) for r in await db._fetchall("SELECT * FROM budget_usage")]
+        rows = [dict(r) for r in await sql_rows(db, "SELECT * FROM jobs ORDER BY id")]
+        usage = [dict(r) for r in await sql_rows(db, "SELECT * FROM budget_usage")]
     messages = delivered_messages(stack)
     assert rows, "no job was ever reserved"
 

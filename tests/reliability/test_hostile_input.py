@@ -44,6 +44,7 @@ from tests.reliability.support import (
     scale,
     settled_job,
 )
+from tests.storage_sql import sql_rows
 
 pytestmark = pytest.mark.reliability
 
@@ -197,7 +198,7 @@ class Checker:
         self.silent = 0
 
     async def job_count(self) -> int:
-        rows = await self.bot.db._fetchall("SELECT COUNT(*) AS n FROM jobs")
+        rows = await sql_rows(self.bot.db, "SELECT COUNT(*) AS n FROM jobs")
         return int(rows[0]["n"])
 
     def unexpected_errors(self, since: int) -> list[str]:
@@ -246,7 +247,7 @@ class Checker:
         assert self.stack.api.contract_violations == [], shown
 
     async def last_job(self) -> int:
-        rows = await self.bot.db._fetchall("SELECT MAX(id) AS id FROM jobs")
+        rows = await sql_rows(self.bot.db, "SELECT MAX(id) AS id FROM jobs")
         return int(rows[0]["id"])
 
     async def still_serving(self) -> None:
@@ -506,13 +507,13 @@ async def after_payload(
 
 async def no_open_jobs(checker: Checker, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
-    while await checker.bot.db.open_jobs():
+    while await checker.bot.db.jobs.open_jobs():
         assert time.monotonic() < deadline, "jobs still open"
         await asyncio.sleep(0.02)
 
 
 async def charged(checker: Checker) -> int:
-    rows = await checker.bot.db._fetchall("SELECT COALESCE(SUM(credits_charged), 0) AS c FROM jobs")
+    rows = await sql_rows(checker.bot.db, "SELECT COALESCE(SUM(credits_charged), 0) AS c FROM jobs")
     return int(rows[0]["c"])
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from bot.client import ImagenBot
-from bot.storage import Database
+from bot.storage.sqlite import SQLiteDatabase
 from tests.fakes.discord import FakeInteraction
 from tests.harness import BotProcess, Stack, eventually, running_bot
 from tests.reliability.conftest import BOT_ENV, FAST_RETRIES
@@ -37,6 +37,7 @@ from tests.reliability.support import (
     jobs,
     settled_job,
 )
+from tests.storage_sql import sqlite_of
 
 pytestmark = pytest.mark.reliability
 
@@ -113,7 +114,7 @@ async def test_existing_database_on_a_read_only_disk_is_a_clear_start_up_error(
 ) -> None:
     folder = tmp_path / "disk"
     with tmpfs(folder, "size=4m"):
-        db = await Database.open(folder / "bot.sqlite3")
+        db = await SQLiteDatabase.open(folder / "bot.sqlite3")
         await db.close()
         remount = ["mount", "-o", "remount,ro", str(folder)]
         await asyncio.to_thread(subprocess.run, remount, check=True)
@@ -146,15 +147,15 @@ async def test_the_database_is_created_owner_only(stack: Stack, bot: ImagenBot) 
 
 
 async def on_every_connection(bot: ImagenBot, pragma: str) -> None:
-    """A per-connection fault on the bot's one connection (bot/storage.py)."""
+    """A per-connection fault on the bot's one connection (bot/storage/sqlite/)."""
     # To the statement's end: a pragma's unread result row would keep a snapshot open.
-    await bot.db._conn.execute_fetchall(pragma)
+    await sqlite_of(bot.db).conn.raw.execute_fetchall(pragma)
 
 
 async def cap_database(bot: ImagenBot) -> None:
     """Cap the file at its current size and fill the free pages: SQLITE_FULL for anything that
     needs a new page (a job row with a long prompt does)."""
-    rows = list(await bot.db._conn.execute_fetchall("PRAGMA page_count"))
+    rows = list(await sqlite_of(bot.db).conn.raw.execute_fetchall("PRAGMA page_count"))
     await on_every_connection(bot, f"PRAGMA max_page_count = {int(rows[0][0])}")
     for n in range(100_000):
         try:

@@ -1,0 +1,68 @@
+"""Storage: the value types and the protocols the bot is typed against.
+
+A backend lives in its own subpackage (``bot.storage.sqlite``); only start-up names it.
+"""
+
+from bot.storage.interfaces import (
+    AuditRepository,
+    BudgetRepository,
+    Database,
+    GuildRepository,
+    JobRepository,
+    ModerationRepository,
+    ReportRepository,
+    RequestRepository,
+)
+from bot.storage.types import (
+    GUILD_SETTING_COLUMNS,
+    JOB_COLUMNS,
+    OPEN_STATES,
+    TERMINAL_STATES,
+    USAGE_CSV_COLUMNS,
+    AuditRow,
+    BanRow,
+    BlocklistRow,
+    BudgetCheck,
+    BudgetRules,
+    GuildRules,
+    GuildSettings,
+    JobRow,
+    NewJob,
+    RequestContext,
+    StorageError,
+    Usage,
+    UsageLine,
+    UsageSummary,
+    UsageTotals,
+)
+
+__all__ = [
+    "GUILD_SETTING_COLUMNS",
+    "JOB_COLUMNS",
+    "OPEN_STATES",
+    "TERMINAL_STATES",
+    "USAGE_CSV_COLUMNS",
+    "AuditRepository",
+    "AuditRow",
+    "BanRow",
+    "BlocklistRow",
+    "BudgetCheck",
+    "BudgetRepository",
+    "BudgetRules",
+    "Database",
+    "GuildRepository",
+    "GuildRules",
+    "GuildSettings",
+    "JobRepository",
+    "JobRow",
+    "ModerationRepository",
+    "NewJob",
+    "ReportRepository",
+    "RequestContext",
+    "RequestRepository",
+    "StorageError",
+    "Usage",
+    "UsageLine",
+    "UsageSummary",
+    "UsageTotals",
+]

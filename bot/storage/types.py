@@ -1,0 +1,256 @@
+"""The values storage hands in and out, the same whatever database sits behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+class StorageError(Exception):
+    """The database cannot be opened or written; the message says what to check."""
+
+
+OPEN_STATES = ("queued", "running")
+TERMINAL_STATES = ("done", "failed", "cancelled", "interrupted")
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job about to be inserted; inserting it reserves ``credits`` atomically."""
+
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int
+    scope: str
+    budget_day: str
+    bot_day: str
+    model: str
+    prompt: str
+    negative_prompt: str | None
+    aspect_ratio: str | None
+    count: int
+    seed: int | None
+    params_json: str
+    credits: int
+    usd_estimate: float
+    parent_job_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCheck:
+    """The limits the reserving statement enforces.
+
+    With ``guild_id`` set, the statement itself looks up that server's rules for the member
+    (user override, else the highest budget among ``role_ids``, else the server default) and its
+    cap, falling back to ``base_limit`` and ``server_cap``: one round trip, and no admin change can
+    slip between reading a limit and reserving against it.
+    """
+
+    base_limit: int
+    server_cap: int | None
+    usd_cap: float | None
+    guild_id: int | None = None
+    role_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    id: int
+    guild_id: int | None
+    channel_id: int | None
+    user_id: int
+    scope: str
+    budget_day: str
+    bot_day: str
+    model: str
+    prompt: str
+    negative_prompt: str | None
+    aspect_ratio: str | None
+    count: int
+    seed: int | None
+    params_json: str
+    enhanced_prompt: str | None
+    state: str
+    credits_reserved: int
+    credits_charged: int
+    api_credits: float | None
+    usd: float | None
+    usd_reserved: float
+    images_delivered: int
+    error_class: str | None
+    error_detail: str | None
+    message_id: int | None
+    parent_job_id: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(JobRow))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    reserved: int
+    charged: int
+    grants: int
+
+    @property
+    def used(self) -> int:
+        return self.reserved + self.charged
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """A server's settings; ``None`` means the bot-wide default applies."""
+
+    guild_id: int
+    default_model: str | None = None
+    enhance_prompt: bool | None = None
+    safety_setting: str | None = None
+    person_generation: str | None = None
+    add_watermark: bool | None = None
+    max_images: int | None = None
+    timezone: str = "UTC"
+    cooldown_seconds: int = 0
+    log_channel_id: int | None = None
+    daily_credits: int | None = None
+    server_cap: int | None = None
+
+
+GUILD_SETTING_COLUMNS: tuple[str, ...] = (
+    "default_model",
+    "enhance_prompt",
+    "safety_setting",
+    "person_generation",
+    "add_watermark",
+    "max_images",
+    "timezone",
+    "cooldown_seconds",
+    "log_channel_id",
+    "daily_credits",
+    "server_cap",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetRules:
+    """Everything that sets a member's daily limit in one server, read in one statement."""
+
+    user_credits: int | None
+    role_credits: dict[int, int]
+    daily_credits: int | None
+    server_cap: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BanRow:
+    guild_id: int
+    user_id: int
+    reason: str | None
+    banned_by: int
+    created_at: float
+    expires_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BlocklistRow:
+    id: int
+    kind: str
+    pattern: str
+    added_by: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    guild_id: int
+    actor_id: int
+    action: str
+    details_json: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotals:
+    """What a server's members generated in a window: delivered images and what they cost."""
+
+    jobs: int
+    failed: int
+    images: int
+    credits: int
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """One user's or one model's share of a window (``key`` is the user id or model id)."""
+
+    key: str
+    jobs: int
+    images: int
+    credits: int
+    usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    totals: UsageTotals
+    top_users: list[UsageLine]
+    models: list[UsageLine]
+
+
+USAGE_CSV_COLUMNS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "user_id",
+    "channel_id",
+    "model",
+    "state",
+    "count",
+    "images_delivered",
+    "credits_charged",
+    "api_credits",
+    "usd",
+    "error_class",
+    "message_id",
+    "prompt",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Everything the checks of one request need from its server: they all run before Discord's
+    3-second acknowledgement deadline."""
+
+    settings: GuildSettings
+    allowed_channels: frozenset[int]
+    disabled_models: frozenset[str]
+    ban: BanRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class GuildRules:
+    """A server's side of every request, read in one statement and kept until a write to it:
+    settings, allowed channels, disabled models, and the bans not yet expired when read."""
+
+    settings: GuildSettings
+    allowed_channels: frozenset[int]
+    disabled_models: frozenset[str]
+    bans: dict[int, BanRow]
+
+    def context_for(self, user_id: int, at: float) -> RequestContext:
+        """One member's view at ``at``: a ban kept since the read may have expired."""
+        ban = self.bans.get(user_id)
+        if ban is not None and ban.expires_at is not None and ban.expires_at <= at:
+            ban = None
+        return RequestContext(
+            settings=self.settings,
+            allowed_channels=self.allowed_channels,
+            disabled_models=self.disabled_models,
+            ban=ban,
+        )
