@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.imagine",
-    "cogs.budget",
+    "cogs.quota",
     "cogs.admin",
     "cogs.history",
 )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from bot.admin import AdminService
 from bot.api import AimlApiClient
 from bot.config import Settings
 from bot.generation import GenerationService
@@ -41,6 +42,7 @@ class Services:
     policy: Policy
     generation: GenerationService
     metrics: Metrics
+    admin: AdminService
     pacing: Pacing = field(default_factory=Pacing)
 
 
@@ -82,6 +84,7 @@ def build_services(
     generation = GenerationService(
         settings=settings, db=db, api=api, ledger=ledger, queue=queue, policy=policy
     )
+    admin = AdminService(db, policy, ledger, default_model=settings.default_model)
     return Services(
         settings=settings,
         db=db,
@@ -92,5 +95,6 @@ def build_services(
         policy=policy,
         generation=generation,
         metrics=metrics,
+        admin=admin,
         pacing=pacing,
     )

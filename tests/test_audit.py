@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import (
-    admin_action_embed,
-    failure_embed,
-    generation_embed,
-    jump_url,
-    report_failure_to_admins,
-)
+from bot.audit import jump_url
 from bot.errors import AuthError, OutOfCreditsError, SafetyBlockedError
 from bot.storage import BudgetCheck, Database, NewJob
 from bot.storage.sqlite import SQLiteDatabase
-from cogs.admin import usage_csv
+from cogs.admin.notices import (
+    admin_action_embed,
+    failure_embed,
+    generation_embed,
+    report_failure_to_admins,
+)
+from cogs.admin.usage import usage_csv
 from tests.fakes.discord import DEFAULT_CHANNEL_ID, DEFAULT_GUILD_ID
 from tests.harness import AIMLAPI_KEY, fake_stack, running_bot
 

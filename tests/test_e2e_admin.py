@@ -86,20 +86,33 @@ async def imagine_ok(stack: Stack, **options: Any) -> dict[str, Any]:
 
 
 def after_hooks(bot: ImagenBot, prompt: str) -> tuple[asyncio.Event, asyncio.Event]:
-    """Events set once the job runner's after-delivery / after-failure hooks have all run for the
-    job of ``prompt`` (ours is added last): the barrier for "the log channel got nothing"."""
+    """Events set once every listener of the job runner's ``job_delivered`` / ``job_failed``
+    event has finished for the job of ``prompt``: the barrier for "the log channel got nothing"."""
     delivered, failed = asyncio.Event(), asyncio.Event()
 
-    async def on_delivered(job: PreparedJob, *_: Any) -> None:
+    async def others_done(event: str) -> None:
+        # discord.py runs each listener of a dispatched event as a task named after the event;
+        # the admin cog's were scheduled before this one.
+        me = asyncio.current_task()
+        others = [
+            t
+            for t in asyncio.all_tasks()
+            if t is not me and t.get_name() == f"discord.py: on_{event}"
+        ]
+        await asyncio.gather(*others, return_exceptions=True)
+
+    async def on_job_delivered(job: PreparedJob, *_: Any) -> None:
         if job.request.prompt == prompt:
+            await others_done("job_delivered")
             delivered.set()
 
-    async def on_failed(job: PreparedJob, *_: Any) -> None:
+    async def on_job_failed(job: PreparedJob, *_: Any) -> None:
         if job.request.prompt == prompt:
+            await others_done("job_failed")
             failed.set()
 
-    bot.runner.on_delivered.append(on_delivered)
-    bot.runner.on_failed.append(on_failed)
+    bot.add_listener(on_job_delivered)
+    bot.add_listener(on_job_failed)
     return delivered, failed
 
 
@@ -633,7 +646,7 @@ async def test_admin_actions_are_audited_and_posted(stack: Stack, bot: ImagenBot
     posts = await log_posts(stack, 4)
     titles = [p["embeds"][0]["title"] for p in posts]
     assert titles[:3] == ["Admin: logchannel set", "Admin: config set", "Admin: ban"]
-    assert titles[3].startswith("Admin: budget")  # audited by cogs/budget.py through bot.audit
+    assert titles[3].startswith("Admin: budget")  # audited by bot/admin.py like the rest
     admin_id = stack.discord.admin.user.id
     assert all(p["embeds"][0]["description"] == f"by <@{admin_id}>" for p in posts)
     assert "<@&" not in json.dumps(posts[2]["embeds"], ensure_ascii=False)

@@ -27,9 +27,6 @@ NOT_YET_MOVED: Final = frozenset(
     {
         "bot/delivery.py",
         "bot/client.py",
-        "cogs/admin.py",
-        "cogs/budget.py",
-        "bot/audit.py",
         "bot/rendering.py",
         "cogs/imagine.py",
         "bot/generation.py",  # the options' validation messages, which the options type moves

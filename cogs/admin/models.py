@@ -1,0 +1,52 @@
+"""`/imagine-admin model enable|disable`: which models members may pick here."""
+
+from __future__ import annotations
+
+from discord import app_commands
+
+from bot import texts
+from cogs.admin.common import (
+    Interaction,
+    admin_of,
+    done,
+    find_model,
+    guild_id_of,
+    model_autocomplete,
+    reply,
+)
+
+model_group = app_commands.Group(name="model", description="Turn models on or off in this server")
+
+
+@model_group.command(name="enable", description="Let members use a model again")
+@app_commands.describe(model="The model to turn on")
+async def model_enable(interaction: Interaction, model: app_commands.Range[str, 1, 100]) -> None:
+    spec = find_model(model)
+    entry = await admin_of(interaction).enable_model(
+        guild_id_of(interaction), interaction.user.id, spec.id
+    )
+    if entry is None:
+        await reply(interaction, texts.ADMIN_MODEL_ALREADY_ON(model=spec.name))
+        return
+    await done(interaction, texts.ADMIN_MODEL_ON(model=spec.name), entry)
+
+
+@model_group.command(name="disable", description="Stop members from using a model")
+@app_commands.describe(model="The model to turn off")
+async def model_disable(interaction: Interaction, model: app_commands.Range[str, 1, 100]) -> None:
+    spec = find_model(model)
+    entry = await admin_of(interaction).disable_model(
+        guild_id_of(interaction), interaction.user.id, spec.id
+    )
+    if entry is None:
+        await reply(interaction, texts.ADMIN_MODEL_ALREADY_OFF(model=spec.name))
+        return
+    await done(interaction, texts.ADMIN_MODEL_OFF(model=spec.name), entry)
+
+
+@model_enable.autocomplete("model")
+@model_disable.autocomplete("model")
+async def _model_autocomplete(
+    interaction: Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    return await model_autocomplete(interaction, current, for_default=False)
