@@ -24,12 +24,13 @@ COPY requirements.lock ./
 RUN /opt/venv/bin/pip install --require-hashes --only-binary :all: -r requirements.lock
 
 # Then the project itself with the locked build backend, fetching nothing (no tests, no
-# benchmarks, no .env: see .dockerignore); the backend is not needed to run it.
+# benchmarks, no .env: see .dockerignore); the backend is not needed to run it (its
+# `packaging` stays: matplotlib imports it at run time).
 COPY pyproject.toml README.md ./
 COPY bot/ bot/
 COPY cogs/ cogs/
 RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --no-index . \
- && /opt/venv/bin/pip uninstall --yes setuptools wheel packaging \
+ && /opt/venv/bin/pip uninstall --yes setuptools wheel \
  && /opt/venv/bin/pip check \
  && /opt/venv/bin/python -c "import bot, cogs" \
  && rm -rf /src/build
@@ -52,6 +53,7 @@ ENV DATABASE_PATH=/data/imagen-bot.sqlite3 \
     PYTHONDONTWRITEBYTECODE=1 \
     HEALTH_PORT=8080 \
     HEALTH_HOST=0.0.0.0 \
+    MPLCONFIGDIR=/tmp/matplotlib \
     PATH=/opt/venv/bin:$PATH
 
 VOLUME /data
