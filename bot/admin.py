@@ -11,10 +11,12 @@ policy, and is dropped here.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from bot import texts
 from bot.audit import AuditEntry, channel_ref, record, user_ref
@@ -24,6 +26,7 @@ from bot.ledger import Ledger, Quota, checked_credits, guild_scope, personal_sco
 from bot.moderation import format_duration, sanitize_for_display, validate_timezone
 from bot.policy import Policy
 from bot.storage import (
+    USAGE_CSV_COLUMNS,
     BanRow,
     BlocklistRow,
     Database,
@@ -31,6 +34,7 @@ from bot.storage import (
     JobRow,
     UsageSummary,
 )
+from bot.usage_chart import ChartLabels, daily_usage, render_png, rows_as_mappings
 
 MAX_COOLDOWN_S = 86_400
 MAX_USAGE_DAYS = 365
@@ -369,6 +373,26 @@ class AdminService:
             await self._db.reports.usage_summary(guild_id, since),
             await self._db.reports.usage_rows(guild_id, since),
         )
+
+    async def usage_chart(
+        self, guild_id: int, since: float, days: int, rows: Sequence[tuple[object, ...]]
+    ) -> bytes:
+        """The PNG beside the CSV: ``rows``' credits and spend per day of the server's calendar."""
+        zone = (await self._db.guilds.guild_settings(guild_id)).timezone or "UTC"
+        first = dt.datetime.fromtimestamp(since, ZoneInfo(zone)).date()
+        last = dt.datetime.fromtimestamp(self._clock(), ZoneInfo(zone)).date()
+        usage = daily_usage(
+            rows_as_mappings(rows, USAGE_CSV_COLUMNS),
+            first_day=first,
+            days=(last - first).days + 1,
+            timezone=zone,
+        )
+        labels = ChartLabels(
+            title=texts.ADMIN_USAGE_TITLE(count=days),
+            credits=texts.ADMIN_USAGE_CHART_CREDITS(),
+            usd=texts.ADMIN_USAGE_CHART_USD(),
+        )
+        return await asyncio.to_thread(render_png, usage, labels)
 
     async def history(self, guild_id: int, user_id: int) -> list[JobRow]:
         return await self._db.jobs.recent_jobs(

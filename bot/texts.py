@@ -405,6 +405,8 @@ ADMIN_USAGE_DAYS_RANGE: Final = Text("admin.usage.days_range", "days must be fro
 ADMIN_USAGE_TITLE: Final = Text(
     "admin.usage.title", "Usage in the last {count} day", "Usage in the last {count} days"
 )
+ADMIN_USAGE_CHART_CREDITS: Final = Text("admin.usage.chart_credits", "Credits charged")
+ADMIN_USAGE_CHART_USD: Final = Text("admin.usage.chart_usd", "USD spent (API-reported)")
 ADMIN_USAGE_REQUESTS: Final = Text("admin.usage.requests", "Requests")
 ADMIN_USAGE_IMAGES: Final = Text("admin.usage.images", "Images")
 ADMIN_USAGE_CREDITS: Final = Text("admin.usage.credits", "Credits")

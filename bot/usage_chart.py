@@ -75,7 +75,16 @@ def _label(model_id: str) -> str:
     return model.name if model else model_id
 
 
-def render_png(usage: DailyUsage, *, title: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class ChartLabels:
+    """The chart's words, from bot/texts.py like every other message."""
+
+    title: str
+    credits: str
+    usd: str
+
+
+def render_png(usage: DailyUsage, labels: ChartLabels) -> bytes:
     """The chart as PNG bytes; slow enough (tens of milliseconds) to belong off the event loop."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -97,15 +106,15 @@ def render_png(usage: DailyUsage, *, title: str) -> bytes:
             width=0.7,
         )
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
-    axes.set_ylabel("Credits", color=FOREGROUND)
+    axes.set_ylabel(labels.credits, color=FOREGROUND)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_ylim(bottom=0, top=max(1, *bottoms) * 1.15)
     step = max(1, -(-len(positions) // 10))
     axes.set_xticks(positions[::step], [day.strftime("%b %d") for day in usage.days][::step])
     axes.tick_params(axis="x", labelrotation=30 if len(positions[::step]) > 7 else 0)
     spend = axes.twinx()
-    spend.plot(positions, usage.usd, color=USD_LINE, marker="o", linewidth=2, label="USD spent")
-    spend.set_ylabel("USD spent", color=FOREGROUND)
+    spend.plot(positions, usage.usd, color=USD_LINE, marker="o", linewidth=2, label=labels.usd)
+    spend.set_ylabel(labels.usd, color=FOREGROUND)
     spend.set_ylim(bottom=0, top=max(0.01, *usage.usd) * 1.15)
     spend.yaxis.set_major_formatter("${x:,.2f}")
     for ax in (axes, spend):
@@ -114,12 +123,12 @@ def render_png(usage: DailyUsage, *, title: str) -> bytes:
             spine.set_color(GRID)
     axes.grid(axis="y", color=GRID, linewidth=0.6)
     axes.set_axisbelow(True)
-    figure.suptitle(title, color=FOREGROUND)
-    handles, labels = axes.get_legend_handles_labels()
+    figure.suptitle(labels.title, color=FOREGROUND)
+    handles, names = axes.get_legend_handles_labels()
     line_handles, line_labels = spend.get_legend_handles_labels()
     legend = axes.legend(
         handles + line_handles,
-        labels + line_labels,
+        names + line_labels,
         loc="lower left",
         bbox_to_anchor=(0, 1.0),
         ncols=3,
@@ -134,7 +143,7 @@ def render_png(usage: DailyUsage, *, title: str) -> bytes:
         out,
         format="png",
         facecolor=BACKGROUND,
-        metadata={"Title": title, "Description": describe(usage), "Software": None},
+        metadata={"Title": labels.title, "Description": describe(usage), "Software": None},
     )
     return out.getvalue()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime as dt
 import io
 import json
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, PngImagePlugin
 
 from bot.client import ImagenBot
 from bot.generation import PreparedJob
@@ -698,7 +700,7 @@ async def test_usage_summary_and_csv(stack: Stack, bot: ImagenBot) -> None:
     assert embed["footer"]["text"].startswith("3 jobs")
     assert followup["flags"] & 64
     call = stack.discord.calls_to("POST", r"/webhooks/\d+/[^/]+")[-1]
-    (upload,) = call.files
+    upload, chart = call.files
     assert upload.filename is not None and upload.filename.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(upload.data.decode())))
     assert len(rows) == 3
@@ -706,6 +708,21 @@ async def test_usage_summary_and_csv(stack: Stack, bot: ImagenBot) -> None:
     assert rows[0]["user_id"] == str(member) and rows[0]["images_delivered"] == "2"
     assert rows[1]["model"] == ULTRA and rows[1]["credits_charged"] == "3"
     assert rows[0]["created_at"].endswith("+00:00")
+    # The chart beside it: a PNG of the same days and models, shown in the embed.
+    assert chart.filename == upload.filename.removesuffix(".csv") + ".png"
+    assert embed["image"]["url"] == f"attachment://{chart.filename}"
+    with Image.open(io.BytesIO(chart.data)) as image:
+        assert isinstance(image, PngImagePlugin.PngImageFile)
+        shown = json.loads(image.text["Description"])
+    # Seven days back from now starts on the eighth calendar day (the server's, UTC here).
+    days = [dt.date.fromisoformat(day) for day in shown["days"]]
+    assert days == [days[0] + dt.timedelta(days=n) for n in range(8)]
+    today = dt.datetime.now(dt.UTC).date()
+    assert days[-1] in (today, today - dt.timedelta(days=1))
+    assert sorted(shown["models"]) == sorted({row["model"] for row in rows})
+    for model, per_day in shown["credits"].items():
+        charged = sum(int(row["credits_charged"]) for row in rows if row["model"] == model)
+        assert sum(per_day) == charged and len(per_day) == 8
 
 
 async def test_usage_of_another_server_is_empty(stack: Stack, bot: ImagenBot) -> None:

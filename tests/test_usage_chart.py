@@ -8,7 +8,9 @@ import json
 
 from PIL import Image, PngImagePlugin
 
-from bot.usage_chart import BACKGROUND, FOREGROUND, daily_usage, render_png
+from bot.usage_chart import BACKGROUND, FOREGROUND, ChartLabels, daily_usage, render_png
+
+LABELS = ChartLabels(title="Usage in the last 3 days", credits="Credits", usd="USD spent")
 
 DEC_1_UTC = dt.datetime(2026, 12, 1, tzinfo=dt.UTC).timestamp()
 HOUR = 3600.0
@@ -67,7 +69,7 @@ def test_in_utc_the_late_job_falls_on_the_day_before() -> None:
 
 def test_png_decodes_is_opaque_and_names_its_days_and_models() -> None:
     usage = daily_usage(ROWS, first_day=dt.date(2026, 12, 1), days=3, timezone="Europe/Berlin")
-    data = render_png(usage, title="Usage, last 3 days")
+    data = render_png(usage, LABELS)
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         assert isinstance(image, PngImagePlugin.PngImageFile)
@@ -102,5 +104,5 @@ def test_text_contrast_meets_wcag_aaa() -> None:
 def test_an_empty_window_still_draws() -> None:
     usage = daily_usage([], first_day=dt.date(2026, 12, 1), days=7, timezone="UTC")
     assert usage.models == ()
-    with Image.open(io.BytesIO(render_png(usage, title="Usage"))) as image:
+    with Image.open(io.BytesIO(render_png(usage, LABELS))) as image:
         assert image.format == "PNG"

@@ -1,4 +1,4 @@
-"""`/imagine-admin usage` (a summary and a CSV of every job) and `/imagine-admin history user`."""
+"""`/imagine-admin usage` (a summary, a CSV of every job, a chart) and `history user`."""
 
 from __future__ import annotations
 
@@ -114,10 +114,15 @@ async def usage(
     else:
         note = texts.ADMIN_USAGE_CSV_NOTE(count=written)
     embed.set_footer(text=note)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+    chart = await admin.usage_chart(guild_id, since, days, rows)
+    name = f"imagen-usage-{guild_id}-{dt.datetime.now(dt.UTC):%Y%m%d}"
+    embed.set_image(url=f"attachment://{name}.png")
     await interaction.followup.send(
         embed=embed,
-        file=discord.File(io.BytesIO(data), filename=f"imagen-usage-{guild_id}-{stamp}.csv"),
+        files=[
+            discord.File(io.BytesIO(data), filename=f"{name}.csv"),
+            discord.File(io.BytesIO(chart), filename=f"{name}.png"),
+        ],
         ephemeral=True,
         allowed_mentions=NO_PINGS,
     )
