@@ -150,8 +150,9 @@ async def test_never_more_than_max_concurrent_calls_in_flight(stack: Stack) -> N
         assert stack.api.max_in_flight == 2
         # Twelve 0.3 s calls two at a time cannot take less than six rounds.
         assert elapsed >= 6 * 0.3
-        rows = await bot.db._fetchall("SELECT state, credits_charged FROM jobs")
-        assert [(r["state"], r["credits_charged"]) for r in rows] == [("done", 1)] * 12
+        # A job is settled just after its message is posted: wait on each job's own state.
+        rows = [await settled(bot, job_id_of(m)) for m in messages]
+        assert [(r.state, r.credits_charged) for r in rows] == [("done", 1)] * 12
         assert await budget(bot) == (0, 12)
         print(f"12 jobs, 4 users: max in flight {stack.api.max_in_flight}, {elapsed:.2f} s")
 
