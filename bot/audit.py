@@ -162,7 +162,7 @@ def generation_embed(
 async def mirror_generation(
     bot: ImagenBot, job: PreparedJob, message: discord.Message, charged: int
 ) -> None:
-    """The ``JobRunner.on_delivered`` hook: copy a delivered job to the server's log channel."""
+    """On ``job_delivered``: copy a delivered job to the server's log channel."""
     if job.guild_id is None:
         return
     channel_id = await log_channel_id(bot, job.guild_id)

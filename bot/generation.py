@@ -1,6 +1,6 @@
 """The life of a generation job, free of Discord: checks, reservation, queue, API call, settlement.
 
-The Discord side (``bot/delivery.py``) calls ``prepare`` before deferring (every refusal is cheap
+The Discord side (``bot/jobs``) calls ``prepare`` before deferring (every refusal is cheap
 and private), then ``generate`` for the images, then ``complete`` or ``fail``. Every state change is
 written to the job row before the side effect it announces, and settling a job is one statement
 that the database applies at most once.
@@ -23,7 +23,7 @@ from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputEr
 from bot.ledger import Ledger, Scope, guild_scope, personal_scope
 from bot.moderation import sanitize_for_display
 from bot.policy import Policy
-from bot.queue import FairQueue, QueueClosedError, QueueFullError, Ticket
+from bot.queue import FairQueue, JobCancelledError, QueueClosedError, QueueFullError, Ticket
 from bot.storage import Database, GuildSettings, JobRow, NewJob, RequestContext
 
 log = logging.getLogger(__name__)
@@ -341,6 +341,21 @@ class GenerationService:
             usd=result.usd if result else None,
         )
 
+    async def record_cancelled(self, job: PreparedJob, error: JobCancelledError) -> None:
+        """A queued job whose ticket was cancelled (by its user or the shutdown): refund it."""
+        await self.db.finish_job(job.job_id, state="cancelled", error_class=error.error_class)
+
+    async def get_job(self, job_id: int) -> JobRow | None:
+        return await self.db.get_job(job_id)
+
+    async def credits_left(
+        self, job: PreparedJob, role_ids: tuple[int, ...], *, charged: int
+    ) -> int:
+        """What the member has left today once this job is charged ``charged`` (its reservation
+        still counts until it is settled)."""
+        quota = await self.ledger.quota(job.scope, job.user_id, role_ids)
+        return max(0, quota.left - (job.credits - charged))
+
     async def cancel(self, job: PreparedJob) -> bool:
         """Cancel a job still waiting in the queue, refunding it; False once it has started."""
         if not job.ticket.cancel():
@@ -348,6 +363,12 @@ class GenerationService:
         return await self.db.finish_job(job.job_id, state="cancelled", error_class="cancelled")
 
     # -- start-up and shutdown ----------------------------------------------------------------
+
+    def stop_accepting(self) -> list[Ticket]:
+        """Refuse new jobs and cancel those still waiting (their runners refund them)."""
+        self.accepting = False
+        self.queue.close()
+        return self.queue.cancel_queued()
 
     async def recover_interrupted(self) -> list[JobRow]:
         """Refund every job a previous process left open; returns them so users can be told."""

@@ -117,14 +117,3 @@ def details_embed(job: JobRow) -> discord.Embed:
         embed.add_field(name=name, value=sanitize_for_display(str(value), 300))
     embed.add_field(name="Requested", value=f"<t:{int(job.created_at)}:f>")
     return embed
-
-
-def queued_text(position: int) -> str:
-    return (
-        f"Queued: position {position}. You can cancel until it starts; "
-        "you are only charged for images delivered."
-    )
-
-
-def failure_text(user_message: str) -> str:
-    return f"⚠️ {user_message}"

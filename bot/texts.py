@@ -55,6 +55,47 @@ FAILED: Final = Text("job.failed", "⚠️ {reason}")
 
 # --- /imagine, its queue ticket, its result and the result buttons (bot/jobs) ---------------
 
+NOT_CHARGED: Final = Text("job.not_charged", "You were not charged.")
+CANCELLED: Final = Text("job.cancelled", "Cancelled. You were not charged.")
+INTERRUPTED: Final = Text(
+    "job.interrupted",
+    "The bot restarted before your images were ready (job {job_id}). You were not charged; "
+    "please try again in a minute.",
+)
+ADDRESSED: Final = Text("job.addressed", "<@{user_id}> {message}")
+READY_IN_CHANNEL: Final = Text("job.ready_in_channel", "your images are ready.")
+READY_IN_CHANNEL_NOTE: Final = Text("job.ready_in_channel.note", "your images are ready. {note}")
+QUEUED: Final = Text(
+    "job.queued",
+    "Queued: position {position}. You can cancel until it starts; "
+    "you are only charged for images delivered.",
+)
+PARTIAL: Final = Text(
+    "job.partial",
+    "The image service returned {delivered} of {count} images; you were only charged for those.",
+)
+NO_ATTACH_PERMISSION: Final = Text(
+    "job.no_attach_permission",
+    "I can't attach files in this channel. Ask an admin to give me the Attach Files "
+    "permission here.",
+)
+NOT_POSTED: Final = Text(
+    "job.not_posted", "The images could not be posted to Discord. You were not charged."
+)
+NOT_WAITING: Final = Text(
+    "job.cancel.not_waiting", "This request is no longer waiting in the queue."
+)
+CANCEL_NOT_YOURS: Final = Text("job.cancel.not_yours", "Only the person who asked can cancel this.")
+CANCEL_TOO_LATE: Final = Text("job.cancel.too_late", "Too late to cancel: it's already generating.")
+JOB_NOT_FOUND: Final = Text("job.not_found", "I can't find that generation any more.")
+DELETE_NOT_YOURS: Final = Text(
+    "job.delete.not_yours", "Only the person who asked, or a moderator, can delete these images."
+)
+DELETE_FAILED: Final = Text("job.delete.failed", "I couldn't delete that message.")
+EDIT_TITLE: Final = Text("job.edit.title", "Edit and generate again")
+EDIT_PROMPT: Final = Text("job.edit.prompt", "Prompt")
+EDIT_NEGATIVE: Final = Text("job.edit.negative_prompt", "Negative prompt")
+
 
 # --- Refusals from policy, moderation, budgets and the queue ---------------------------------
 

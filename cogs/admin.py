@@ -808,17 +808,12 @@ class AdminCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.group)
-        self.bot.runner.on_delivered.append(self.mirror)
-        self.bot.runner.on_failed.append(self.brief_admins)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.group.name)
-        if self.mirror in self.bot.runner.on_delivered:
-            self.bot.runner.on_delivered.remove(self.mirror)
-        if self.brief_admins in self.bot.runner.on_failed:
-            self.bot.runner.on_failed.remove(self.brief_admins)
 
-    async def brief_admins(self, job: PreparedJob, error: BaseException) -> None:
+    @commands.Cog.listener()
+    async def on_job_failed(self, job: PreparedJob, error: BaseException) -> None:
         """Failures an admin can act on (key, credits, model, outages, Discord) go to the log
         channel; a prompt the safety filter refused is the user's business."""
         if isinstance(error, ImagenError) and error.error_class in USER_SIDE_FAILURES:
@@ -832,7 +827,10 @@ class AdminCog(commands.Cog):
             model_id=job.model.id,
         )
 
-    async def mirror(self, job: PreparedJob, message: discord.Message, charged: int) -> None:
+    @commands.Cog.listener()
+    async def on_job_delivered(
+        self, job: PreparedJob, message: discord.Message, charged: int
+    ) -> None:
         await mirror_generation(self.bot, job, message, charged)
 
 

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.audit import record_admin_action
 from bot.catalogue import MODELS
 from bot.client import ImagenBot
-from bot.delivery import guild_installed, member_role_ids
+from bot.jobs.access import guild_installed, member_role_ids
 from bot.ledger import (
     MAX_CREDITS,
     Quota,

@@ -85,20 +85,32 @@ async def imagine_ok(stack: Stack, **options: Any) -> dict[str, Any]:
 
 
 def after_hooks(bot: ImagenBot, prompt: str) -> tuple[asyncio.Event, asyncio.Event]:
-    """Events set once the job runner's after-delivery / after-failure hooks have all run for the
-    job of ``prompt`` (ours is added last): the barrier for "the log channel got nothing"."""
+    """Events set once every ``job_delivered`` / ``job_failed`` listener has run for the job of
+    ``prompt``: the barrier for "the log channel got nothing"."""
     delivered, failed = asyncio.Event(), asyncio.Event()
+
+    async def others_done(event: str) -> None:
+        # discord.py schedules every listener of one dispatch at once, as tasks with this name.
+        mine = asyncio.current_task()
+        others = [
+            t
+            for t in asyncio.all_tasks()
+            if t.get_name() == f"discord.py: {event}" and t is not mine
+        ]
+        await asyncio.gather(*others, return_exceptions=True)
 
     async def on_delivered(job: PreparedJob, *_: Any) -> None:
         if job.request.prompt == prompt:
+            await others_done("on_job_delivered")
             delivered.set()
 
     async def on_failed(job: PreparedJob, *_: Any) -> None:
         if job.request.prompt == prompt:
+            await others_done("on_job_failed")
             failed.set()
 
-    bot.runner.on_delivered.append(on_delivered)
-    bot.runner.on_failed.append(on_failed)
+    bot.add_listener(on_delivered, "on_job_delivered")
+    bot.add_listener(on_failed, "on_job_failed")
     return delivered, failed
 
 

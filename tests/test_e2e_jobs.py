@@ -315,7 +315,7 @@ async def test_a_job_that_waited_logs_under_its_own_ids_only(
 ) -> None:
     """A waiting job keeps no task; its own starts from inside the job that freed the slot. Its
     log lines carry its ids and none of that job's (here a DM job after a server's)."""
-    caplog.set_level(logging.INFO, logger="bot.delivery")
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     lines: list[tuple[str, int | None, int | None, int | None]] = []
 
     class Note(logging.Handler):
@@ -324,7 +324,7 @@ async def test_a_job_that_waited_logs_under_its_own_ids_only(
             lines.append((record.getMessage(), *ids))
 
     note = Note(logging.INFO)
-    logging.getLogger("bot.delivery").addHandler(note)
+    logging.getLogger("bot.jobs").addHandler(note)
     stack.api.latency = 0.5
     try:
         async with running_bot(stack, MAX_CONCURRENT_GENERATIONS="1") as bot:
@@ -339,7 +339,7 @@ async def test_a_job_that_waited_logs_under_its_own_ids_only(
             server_job, dm_job = job_id_of(first), job_id_of(in_dm)
             assert (await settled(bot, dm_job)).guild_id is None
     finally:
-        logging.getLogger("bot.delivery").removeHandler(note)
+        logging.getLogger("bot.jobs").removeHandler(note)
     delivered_lines = {line[1]: line for line in lines if " delivered " in line[0]}
     assert delivered_lines[server_job][2:] == (stack.discord.default_guild.id, member.user.id)
     assert delivered_lines[dm_job][2:] == (None, other.user.id)
