@@ -92,6 +92,19 @@ DELETE_NOT_YOURS: Final = Text(
     "job.delete.not_yours", "Only the person who asked, or a moderator, can delete these images."
 )
 DELETE_FAILED: Final = Text("job.delete.failed", "I couldn't delete that message.")
+UNKNOWN_MODEL: Final = Text(
+    "job.model.unknown", "Unknown model `{model}`. Pick one from the list (see /help)."
+)
+MODEL_OFF: Final = Text(
+    "job.model.off", "{model} is turned off in this server. Pick another model."
+)
+BAD_OPTION: Final = Text("job.option.bad", "One of the options has a value I can't use.")
+MODEL_CHOICE: Final = Text(
+    "job.model.choice",
+    "{name} — {count} credit/image{deprecated}",
+    "{name} — {count} credits/image{deprecated}",
+)
+MODEL_DEPRECATED_MARK: Final = Text("job.model.deprecated_mark", " (deprecated)")
 EDIT_TITLE: Final = Text("job.edit.title", "Edit and generate again")
 EDIT_PROMPT: Final = Text("job.edit.prompt", "Prompt")
 EDIT_NEGATIVE: Final = Text("job.edit.negative_prompt", "Negative prompt")

@@ -6,9 +6,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import texts
 from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, SEED_MAX
 from bot.client import ImagenBot
 from bot.errors import UserInputError
+from bot.options import ImagineOptions
+from cogs.transformers import Model
 
 Interaction = discord.Interaction[ImagenBot]
 
@@ -27,7 +30,7 @@ def _check_types(*options: tuple[object, type]) -> None:
     for value, kind in options:
         wrong_bool = kind is not bool and isinstance(value, bool)
         if value is not None and (not isinstance(value, kind) or wrong_bool):
-            raise UserInputError("One of the options has a value I can't use.")
+            raise UserInputError(texts.BAD_OPTION())
 
 
 class ImagineCog(commands.Cog):
@@ -53,7 +56,7 @@ class ImagineCog(commands.Cog):
         self,
         interaction: Interaction,
         prompt: app_commands.Range[str, 1, 4000],
-        model: app_commands.Range[str, 1, 100] | None = None,
+        model: Model = None,
         aspect_ratio: str | None = None,
         count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
@@ -62,42 +65,22 @@ class ImagineCog(commands.Cog):
     ) -> None:
         _check_types(
             (prompt, str),
-            (model, str),
             (aspect_ratio, str),
             (count, int),
             (seed, int),
             (negative_prompt, str),
             (enhance_prompt, bool),
         )
-        runner = self.bot.runner
-        request = runner.request_from(
-            interaction,
+        options = ImagineOptions(
             prompt=prompt,
-            model_id=model,
+            model=model.id if model else None,
             aspect_ratio=aspect_ratio,
             count=count,
             seed=seed,
             negative_prompt=negative_prompt,
             enhance_prompt=enhance_prompt,
         )
-        await runner.start(interaction, request)
-
-    @imagine.autocomplete("model")
-    async def model_autocomplete(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        needle = current.casefold().strip()
-        models = await self.bot.services.generation.enabled_models(interaction.guild_id)
-        return [
-            app_commands.Choice(
-                name=f"{m.name} — {m.credits_per_image} credit"
-                f"{'s' if m.credits_per_image != 1 else ''}/image"
-                + (" (deprecated)" if m.deprecated else ""),
-                value=m.id,
-            )
-            for m in models
-            if not needle or needle in m.name.casefold() or needle in m.id.casefold()
-        ][:25]
+        await self.bot.runner.start(interaction, self.bot.runner.request_from(interaction, options))
 
 
 async def setup(bot: ImagenBot) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +28,7 @@ from bot.jobs.edit_modal import EditModal
 from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, why
 from bot.logs import log_context
 from bot.metrics import Metrics
+from bot.options import ImagineOptions
 from bot.queue import JobCancelledError, JobState
 from bot.rendering import NO_PINGS
 from bot.storage import JobRow
@@ -63,14 +63,19 @@ class JobRunner:
 
     # -- entry points -------------------------------------------------------------------------
 
-    def request_from(self, interaction: Interaction, **options: Any) -> ImagineRequest:
+    @staticmethod
+    def request_from(
+        interaction: Interaction, options: ImagineOptions, *, parent_job_id: int | None = None
+    ) -> ImagineRequest:
+        """Who asks, from where, for what."""
         return ImagineRequest(
             user_id=interaction.user.id,
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
+            options=options,
             role_ids=member_role_ids(interaction),
             guild_installed=guild_installed(interaction),
-            **options,
+            parent_job_id=parent_job_id,
         )
 
     async def start(self, interaction: Interaction, request: ImagineRequest) -> None:
@@ -313,18 +318,8 @@ class JobRunner:
         row = await self._job_or_tell(interaction, job_id)
         if row is None:
             return
-        params = json.loads(row.params_json)
-        request = self.request_from(
-            interaction,
-            prompt=row.prompt,
-            model_id=row.model,
-            aspect_ratio=row.aspect_ratio,
-            count=row.count,
-            negative_prompt=row.negative_prompt,
-            enhance_prompt=params.get("enhance_prompt"),
-            parent_job_id=row.id,
-        )
-        await self.start(interaction, request)
+        options = ImagineOptions.from_row(row).replace(seed=None)
+        await self.start(interaction, self.request_from(interaction, options, parent_job_id=row.id))
 
     async def edit(self, interaction: Interaction, job_id: int) -> None:
         row = await self._job_or_tell(interaction, job_id)
@@ -332,19 +327,8 @@ class JobRunner:
             return
 
         async def resubmit(submitted: Interaction, prompt: str, negative: str | None) -> None:
-            params = json.loads(row.params_json)
-            request = self.request_from(
-                submitted,
-                prompt=prompt,
-                model_id=row.model,
-                aspect_ratio=row.aspect_ratio,
-                count=row.count,
-                seed=params.get("seed"),
-                negative_prompt=negative,
-                enhance_prompt=params.get("enhance_prompt"),
-                parent_job_id=row.id,
-            )
-            await self.start(submitted, request)
+            options = ImagineOptions.from_row(row).replace(prompt=prompt, negative_prompt=negative)
+            await self.start(submitted, self.request_from(submitted, options, parent_job_id=row.id))
 
         await interaction.response.send_modal(EditModal(row, resubmit))
 
