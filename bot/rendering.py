@@ -17,6 +17,7 @@ from bot.api import GeneratedImage
 from bot.catalogue import get_model
 from bot.images import fit_to_limit
 from bot.moderation import sanitize_for_display
+from bot.options import ImagineOptions
 from bot.storage import JobRow
 
 EMBED_COLOUR = discord.Colour.from_rgb(66, 133, 244)
@@ -35,9 +36,10 @@ class Attachment:
 
 
 def attachments_for(
-    job_id: int, images: Sequence[GeneratedImage], size_limit: int
+    job_id: int, options: ImagineOptions, images: Sequence[GeneratedImage], size_limit: int
 ) -> list[Attachment]:
-    """Name each image by its job and fit it under Discord's per-file cap (re-encoding if not)."""
+    """Name each image by its job and fit it under Discord's per-file cap (re-encoding if not),
+    as the job's options ask."""
     out: list[Attachment] = []
     for n, image in enumerate(images[:10], start=1):
         data, kind, reencoded = fit_to_limit(image.data, size_limit)
@@ -96,13 +98,17 @@ def details_embed(job: JobRow) -> discord.Embed:
             inline=False,
         )
     params = json.loads(job.params_json)
-    shown = {
+    options = ImagineOptions.from_row(job)
+    shown: dict[str, object] = {
         "model": f"{model_name(job.model)} (`{job.model}`)",
         "images": f"{job.images_delivered} of {job.count}",
-        "aspect ratio": params.get("aspect_ratio") or "1:1",
-        "seed": params.get("seed"),
-        "negative prompt": params.get("negative_prompt"),
-        "enhance prompt": params.get("enhance_prompt"),
+    }
+    # Every option the job ran with, by its name; a new option shows up here by itself.
+    for name, value in options.params().items():
+        if name not in ("model", "count"):
+            shown[name.replace("_", " ")] = value
+    shown["aspect ratio"] = shown.get("aspect ratio") or "1:1"
+    shown |= {
         "safety setting": params.get("safety_setting"),
         "person generation": params.get("person_generation"),
         "watermark": params.get("add_watermark"),

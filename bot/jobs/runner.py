@@ -263,7 +263,9 @@ class JobRunner:
             if interaction.guild_id
             else min(interaction.filesize_limit, 10 * 1024 * 1024)
         )
-        files = await asyncio.to_thread(rendering.attachments_for, job.job_id, result.images, limit)
+        files = await asyncio.to_thread(
+            rendering.attachments_for, job.job_id, job.options, result.images, limit
+        )
         charged = job.model.credits_per_image * len(files)
         row = await self.service.get_job(job.job_id)
         assert row is not None
