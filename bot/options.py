@@ -31,6 +31,7 @@ class ImagineOptions:
     seed: int | None = None
     negative_prompt: str | None = None
     enhance_prompt: bool | None = None
+    spoiler: bool | None = None
 
     @classmethod
     def from_row(cls, row: JobRow) -> ImagineOptions:
@@ -40,6 +41,10 @@ class ImagineOptions:
             f.name: getattr(row, f.name) if f.name in COLUMNS else params.get(f.name)
             for f in dataclasses.fields(cls)
         }
+        # SQLite has no booleans: a yes/no option comes back from its column as 0 or 1.
+        for name in _YES_NO:
+            if values[name] is not None:
+                values[name] = bool(values[name])
         return cls(**values)
 
     def replace(self, **changes: Any) -> ImagineOptions:
@@ -65,3 +70,9 @@ def find_model(text: str) -> ModelSpec | None:
         return exact
     key = text.strip().casefold()
     return next((m for m in MODELS if key in (m.id.casefold(), m.name.casefold())), None)
+
+
+# The options that are a yes or no (annotations are strings under ``from __future__``).
+_YES_NO = frozenset(
+    f.name for f in dataclasses.fields(ImagineOptions) if str(f.type).startswith("bool")
+)

@@ -40,10 +40,12 @@ def attachments_for(
 ) -> list[Attachment]:
     """Name each image by its job and fit it under Discord's per-file cap (re-encoding if not),
     as the job's options ask."""
+    # Discord shows an attachment as a spoiler when its file name starts with SPOILER_.
+    prefix = "SPOILER_" if options.spoiler else ""
     out: list[Attachment] = []
     for n, image in enumerate(images[:10], start=1):
         data, kind, reencoded = fit_to_limit(image.data, size_limit)
-        out.append(Attachment(f"imagen-{job_id}-{n}.{kind.extension}", data, reencoded))
+        out.append(Attachment(f"{prefix}imagen-{job_id}-{n}.{kind.extension}", data, reencoded))
     return out
 
 

@@ -291,6 +291,7 @@ class NewJob:
     credits: int
     usd_estimate: float
     parent_job_id: int | None = None
+    spoiler: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +342,7 @@ class JobRow:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    spoiler: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -387,6 +389,7 @@ class JobStore(_Store):
             "credits": job.credits,
             "usd": job.usd_estimate,
             "parent": job.parent_job_id,
+            "spoiler": job.spoiler,
             "now": now(),
             "base_limit": check.base_limit,
             "server_cap": check.server_cap,
@@ -398,10 +401,11 @@ class JobStore(_Store):
             """
             INSERT INTO jobs (guild_id, channel_id, user_id, scope, budget_day, bot_day, model,
                               prompt, negative_prompt, aspect_ratio, count, seed, params_json,
-                              state, credits_reserved, usd_reserved, parent_job_id, created_at)
+                              state, credits_reserved, usd_reserved, parent_job_id, created_at,
+                              spoiler)
             SELECT :guild_id, :channel_id, :user_id, :scope, :day, :bot_day, :model,
                    :prompt, :negative_prompt, :aspect_ratio, :count, :seed, :params_json,
-                   'queued', :credits, :usd, :parent, :now
+                   'queued', :credits, :usd, :parent, :now, :spoiler
               FROM (SELECT COALESCE(
                                (SELECT credits FROM budget_user
                                  WHERE guild_id = :rules_guild AND user_id = :user_id),

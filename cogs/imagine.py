@@ -46,6 +46,7 @@ class ImagineCog(commands.Cog):
         seed="Same seed + same prompt + same model = same image",
         negative_prompt="What to keep out of the image (Imagen 4 Preview only)",
         enhance_prompt="Let the service rewrite the prompt for better results",
+        spoiler="Post the images as spoilers, hidden until clicked",
     )
     @app_commands.choices(
         aspect_ratio=[app_commands.Choice(name=ASPECT_NAMES[a], value=a) for a in ASPECT_RATIOS]
@@ -62,6 +63,7 @@ class ImagineCog(commands.Cog):
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
         negative_prompt: app_commands.Range[str, 1, 4000] | None = None,
         enhance_prompt: bool | None = None,
+        spoiler: bool | None = None,
     ) -> None:
         _check_types(
             (prompt, str),
@@ -70,6 +72,7 @@ class ImagineCog(commands.Cog):
             (seed, int),
             (negative_prompt, str),
             (enhance_prompt, bool),
+            (spoiler, bool),
         )
         options = ImagineOptions(
             prompt=prompt,
@@ -79,6 +82,7 @@ class ImagineCog(commands.Cog):
             seed=seed,
             negative_prompt=negative_prompt,
             enhance_prompt=enhance_prompt,
+            spoiler=spoiler,
         )
         await self.bot.runner.start(interaction, self.bot.runner.request_from(interaction, options))
 
