@@ -139,35 +139,31 @@ class GenerationService:
         the problem."""
         prompt = _clean(options.prompt)
         if prompt is None:
-            raise UserInputError("The prompt is empty. Describe the image you want.")
+            raise UserInputError(texts.PROMPT_EMPTY())
         if len(prompt) > model.prompt_max:
             raise UserInputError(
-                f"The prompt is {len(prompt)} characters; {model.name} takes at most "
-                f"{model.prompt_max}."
+                texts.PROMPT_TOO_LONG(length=len(prompt), model=model.name, limit=model.prompt_max)
             )
         negative = _clean(options.negative_prompt)
         if negative is not None:
             if not model.accepts("negative_prompt"):
                 takers = ", ".join(m.name for m in _models_taking("negative_prompt"))
-                raise UserInputError(
-                    f"{model.name} doesn't take a negative prompt. Models that do: {takers}."
-                )
+                raise UserInputError(texts.NEGATIVE_NOT_TAKEN(model=model.name, takers=takers))
             if len(negative) > model.prompt_max:
                 raise UserInputError(
-                    f"The negative prompt is too long; {model.name} takes at most "
-                    f"{model.prompt_max} characters."
+                    texts.NEGATIVE_TOO_LONG(model=model.name, limit=model.prompt_max)
                 )
         count = 1 if options.count is None else options.count
         max_images = min(MAX_IMAGES, (gs.max_images if gs and gs.max_images else MAX_IMAGES))
         if not 1 <= count <= max_images:
-            raise UserInputError(f"Count must be from 1 to {max_images} in this server.")
+            raise UserInputError(texts.COUNT_RANGE(limit=max_images))
         aspect = options.aspect_ratio or "1:1"
         if aspect not in ASPECT_RATIOS:
-            raise UserInputError(f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}.")
+            raise UserInputError(texts.ASPECT_RATIO_CHOICES(ratios=", ".join(ASPECT_RATIOS)))
         seed = options.seed
         if seed is not None and not model.seed_min <= seed <= model.seed_max:
             raise UserInputError(
-                f"Seed must be from {model.seed_min} to {model.seed_max} for {model.name}."
+                texts.SEED_RANGE(low=model.seed_min, high=model.seed_max, model=model.name)
             )
         if seed is None and model.accepts("seed"):
             # Pick the seed ourselves so the reply can show it and Reroll can change it.
@@ -196,8 +192,7 @@ class GenerationService:
         wait = last + gs.cooldown_seconds - self._clock()
         if wait > 0:
             raise RefusedError(
-                f"This server has a {gs.cooldown_seconds} s cooldown. Try again "
-                f"<t:{int(self._clock() + wait) + 1}:R>."
+                texts.COOLDOWN(seconds=gs.cooldown_seconds, when=int(self._clock() + wait) + 1)
             )
 
     async def prepare(self, req: ImagineRequest) -> PreparedJob:

@@ -15,12 +15,12 @@ from cogs.transformers import Model
 
 Interaction = discord.Interaction[ImagenBot]
 
-ASPECT_NAMES = {
-    "1:1": "1:1 square",
-    "16:9": "16:9 landscape",
-    "9:16": "9:16 portrait",
-    "4:3": "4:3 landscape",
-    "3:4": "3:4 portrait",
+ASPECT_SHAPES = {
+    "1:1": texts.ASPECT_SQUARE,
+    "16:9": texts.ASPECT_LANDSCAPE,
+    "9:16": texts.ASPECT_PORTRAIT,
+    "4:3": texts.ASPECT_LANDSCAPE,
+    "3:4": texts.ASPECT_PORTRAIT,
 }
 
 
@@ -37,19 +37,21 @@ class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="imagine", description="Create images from a text prompt")
+    @app_commands.command(name="imagine", description=texts.IMAGINE())
     @app_commands.describe(
-        prompt="What to draw (up to 400 characters; 4,000 on Imagen 4 Preview)",
-        model="Which Imagen 4 model (default: the server's choice)",
-        aspect_ratio="Shape of the image",
-        count=f"How many images, 1-{MAX_IMAGES} (each one costs credits)",
-        seed="Same seed + same prompt + same model = same image",
-        negative_prompt="What to keep out of the image (Imagen 4 Preview only)",
-        enhance_prompt="Let the service rewrite the prompt for better results",
-        spoiler="Post the images as spoilers, hidden until clicked",
+        prompt=texts.IMAGINE_PROMPT(),
+        model=texts.IMAGINE_MODEL(),
+        aspect_ratio=texts.IMAGINE_ASPECT_RATIO(),
+        count=texts.IMAGINE_COUNT(limit=MAX_IMAGES),
+        seed=texts.IMAGINE_SEED(),
+        negative_prompt=texts.IMAGINE_NEGATIVE_PROMPT(),
+        enhance_prompt=texts.IMAGINE_ENHANCE_PROMPT(),
+        spoiler=texts.IMAGINE_SPOILER(),
     )
     @app_commands.choices(
-        aspect_ratio=[app_commands.Choice(name=ASPECT_NAMES[a], value=a) for a in ASPECT_RATIOS]
+        aspect_ratio=[
+            app_commands.Choice(name=ASPECT_SHAPES[a](ratio=a), value=a) for a in ASPECT_RATIOS
+        ]
     )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)

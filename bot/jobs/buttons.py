@@ -13,6 +13,7 @@ from typing import Any
 
 import discord
 
+from bot import texts
 from bot.replies import report_error
 
 # discord.ui callbacks are typed for any client.
@@ -28,7 +29,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"image
     """
 
     action = "x"
-    label = ""
+    label: texts.Text | None = None
     emoji: str | None = None
     style = discord.ButtonStyle.secondary
 
@@ -36,7 +37,7 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"image
         super().__init__(
             discord.ui.Button(
                 custom_id=f"imagen:{self.action}:{job_id}",
-                label=self.label,
+                label=self.label() if self.label else None,
                 emoji=self.emoji,
                 style=self.style,
             )
@@ -61,23 +62,23 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"image
 
 
 class CancelButton(JobButton, template=r"imagen:cancel:" + _JOB):
-    action, label = "cancel", "Cancel"
+    action, label = "cancel", texts.BUTTON_CANCEL
 
 
 class RerollButton(JobButton, template=r"imagen:reroll:" + _JOB):
-    action, label, emoji, style = "reroll", "Reroll", "🎲", discord.ButtonStyle.primary
+    action, label, emoji, style = "reroll", texts.BUTTON_REROLL, "🎲", discord.ButtonStyle.primary
 
 
 class EditButton(JobButton, template=r"imagen:edit:" + _JOB):
-    action, label, emoji = "edit", "Edit", "✏️"
+    action, label, emoji = "edit", texts.BUTTON_EDIT, "✏️"
 
 
 class DetailsButton(JobButton, template=r"imagen:details:" + _JOB):
-    action, label, emoji = "details", "Details", "ℹ️"
+    action, label, emoji = "details", texts.BUTTON_DETAILS, "ℹ️"
 
 
 class DeleteButton(JobButton, template=r"imagen:delete:" + _JOB):
-    action, label, emoji, style = "delete", "Delete", "🗑️", discord.ButtonStyle.danger
+    action, label, emoji, style = "delete", texts.BUTTON_DELETE, "🗑️", discord.ButtonStyle.danger
 
 
 BUTTONS: tuple[type[JobButton], ...] = (
