@@ -55,6 +55,11 @@ def model_name(model_id: str) -> str:
     return model.name if model else model_id
 
 
+def discord_date(at: float) -> str:
+    """Discord shows this as a date and time in each reader's own timezone and language."""
+    return f"<t:{int(at)}:f>"
+
+
 def result_embed(
     job: JobRow,
     *,
@@ -131,5 +136,5 @@ def details_embed(job: JobRow) -> discord.Embed:
         if value is None or value == "":
             value = texts.DETAILS_DEFAULT()
         embed.add_field(name=name, value=sanitize_for_display(str(value), 300))
-    embed.add_field(name=texts.DETAILS_REQUESTED(), value=f"<t:{int(job.created_at)}:f>")
+    embed.add_field(name=texts.DETAILS_REQUESTED(), value=discord_date(job.created_at))
     return embed
