@@ -58,8 +58,8 @@ FAILED: Final = Text("job.failed", "⚠️ {reason}")
 CANCELLED: Final = Text("job.cancelled", "Cancelled. You were not charged.")
 INTERRUPTED: Final = Text(
     "job.interrupted",
-    "The bot restarted before your images were ready (job {job_id}). You were not charged; "
-    "please try again in a minute.",
+    "The bot restarted before your images were ready (job {job_id}). You were not charged. "
+    "Please try again in a minute.",
 )
 ADDRESSED: Final = Text("job.addressed", "<@{user_id}> {message}")
 READY_IN_CHANNEL: Final = Text("job.ready_in_channel", "your images are ready.")

@@ -12,7 +12,7 @@ from tests.test_e2e_crash import channel_posts
 
 RESTARTED = (
     "<@{user}> The bot restarted before your images were ready (job {job}). "
-    "You were not charged; please try again in a minute."
+    "You were not charged. Please try again in a minute."
 )
 
 
