@@ -18,9 +18,11 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import texts
 from bot.config import Settings
-from bot.delivery import BUTTONS, DISCORD_FAILURES, JobRunner
 from bot.health import HealthServer
+from bot.jobs import BUTTONS, DISCORD_FAILURES, JobRunner
+from bot.jobs.posting import only_pinging
 from bot.replies import report_error
 from bot.services import Services
 from bot.storage import JobRow
@@ -104,7 +106,12 @@ class ImagenBot(commands.Bot):
         self._extensions = extensions
         self.force_sync = force_sync
         self.synced: list[str] = []
-        self.runner = JobRunner(self)
+        self.runner = JobRunner(
+            services.generation,
+            services.metrics,
+            retry_delays=services.pacing.discord_retry_delays_s,
+            dispatch=self.dispatch,
+        )
         self.health: HealthServer | None = None
         self._interrupted: list[JobRow] = []
         self._closing = False
@@ -183,11 +190,8 @@ class ImagenBot(commands.Bot):
         channel = self.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
         try:
             await channel.send(
-                f"<@{row.user_id}> the bot restarted while your request (job {row.id}) was "
-                "in progress. You were not charged; please run it again.",
-                allowed_mentions=discord.AllowedMentions(
-                    everyone=False, roles=False, users=[discord.Object(row.user_id)]
-                ),
+                texts.ADDRESSED(user_id=row.user_id, message=texts.INTERRUPTED(job_id=row.id)),
+                allowed_mentions=only_pinging(row.user_id),
             )
         except DISCORD_FAILURES as exc:
             log.warning(

@@ -1,6 +1,6 @@
 """The life of a generation job, free of Discord: checks, reservation, queue, API call, settlement.
 
-The Discord side (``bot/delivery.py``) calls ``prepare`` before deferring (every refusal is cheap
+The Discord side (``bot/jobs``) calls ``prepare`` before deferring (every refusal is cheap
 and private), then ``generate`` for the images, then ``complete`` or ``fail``. Every state change is
 written to the job row before the side effect it announces, and settling a job is one statement
 that the database applies at most once.
@@ -16,14 +16,16 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
+from bot import texts
 from bot.api import AimlApiClient, GenerationRequest, GenerationResult
-from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, MODELS, ModelSpec, get_model
+from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, MODELS, ModelSpec
 from bot.config import Settings
 from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
 from bot.ledger import Ledger, Scope, guild_scope, personal_scope
 from bot.moderation import sanitize_for_display
+from bot.options import ImagineOptions, find_model
 from bot.policy import Policy
-from bot.queue import FairQueue, QueueClosedError, QueueFullError, Ticket
+from bot.queue import FairQueue, JobCancelledError, QueueClosedError, QueueFullError, Ticket
 from bot.storage import Database, GuildSettings, JobRow, NewJob, RequestContext
 
 log = logging.getLogger(__name__)
@@ -36,14 +38,8 @@ class ImagineRequest:
     user_id: int
     guild_id: int | None
     channel_id: int | None
-    prompt: str
+    options: ImagineOptions
     role_ids: tuple[int, ...] = ()
-    model_id: str | None = None
-    aspect_ratio: str | None = None
-    count: int | None = None
-    seed: int | None = None
-    negative_prompt: str | None = None
-    enhance_prompt: bool | None = None
     parent_job_id: int | None = None
     # False for a user install used in a server that has not installed the bot: that server never
     # set rules or budgets, so none of its apply, and the member's personal budget is charged.
@@ -57,10 +53,13 @@ class ImagineRequest:
 
 @dataclass(slots=True)
 class PreparedJob:
-    """A job that passed every check and holds its reservation and queue ticket."""
+    """A job that passed every check and holds its reservation and queue ticket.
+
+    ``options`` are the validated ones (defaults filled in); ``request`` is what the API gets."""
 
     job_id: int
     model: ModelSpec
+    options: ImagineOptions
     request: GenerationRequest
     scope: Scope
     credits: int
@@ -119,16 +118,14 @@ class GenerationService:
 
     def resolve_model(self, req: ImagineRequest, ctx: RequestContext | None) -> ModelSpec:
         gs = ctx.settings if ctx else None
-        model_id = _clean(req.model_id) or (gs and gs.default_model) or self.settings.default_model
-        # Autocomplete sends ids; a display name typed in full is accepted too.
-        model = get_model(model_id) or next((m for m in MODELS if m.name == model_id), None)
+        model_id = (
+            _clean(req.options.model) or (gs and gs.default_model) or self.settings.default_model
+        )
+        model = find_model(model_id)
         if model is None:
-            raise UserInputError(
-                f"Unknown model `{sanitize_for_display(model_id, 60)}`. Pick one from the list "
-                "(see /help)."
-            )
+            raise UserInputError(texts.UNKNOWN_MODEL(model=sanitize_for_display(model_id, 60)))
         if not self.policy.model_enabled(ctx, model.id):
-            raise UserInputError(f"{model.name} is turned off in this server. Pick another model.")
+            raise UserInputError(texts.MODEL_OFF(model=model.name))
         return model
 
     async def enabled_models(self, guild_id: int | None) -> list[ModelSpec]:
@@ -136,58 +133,52 @@ class GenerationService:
         return [m for m in MODELS if m.id not in disabled]
 
     def validate(
-        self, req: ImagineRequest, model: ModelSpec, gs: GuildSettings | None
-    ) -> GenerationRequest:
-        """Every option against the model's limits; a UserInputError names the problem."""
-        prompt = _clean(req.prompt)
+        self, options: ImagineOptions, model: ModelSpec, gs: GuildSettings | None
+    ) -> ImagineOptions:
+        """Every option against the model's limits, defaults filled in; a UserInputError names
+        the problem."""
+        prompt = _clean(options.prompt)
         if prompt is None:
-            raise UserInputError("The prompt is empty. Describe the image you want.")
+            raise UserInputError(texts.PROMPT_EMPTY())
         if len(prompt) > model.prompt_max:
             raise UserInputError(
-                f"The prompt is {len(prompt)} characters; {model.name} takes at most "
-                f"{model.prompt_max}."
+                texts.PROMPT_TOO_LONG(length=len(prompt), model=model.name, limit=model.prompt_max)
             )
-        negative = _clean(req.negative_prompt)
+        negative = _clean(options.negative_prompt)
         if negative is not None:
             if not model.accepts("negative_prompt"):
                 takers = ", ".join(m.name for m in _models_taking("negative_prompt"))
-                raise UserInputError(
-                    f"{model.name} doesn't take a negative prompt. Models that do: {takers}."
-                )
+                raise UserInputError(texts.NEGATIVE_NOT_TAKEN(model=model.name, takers=takers))
             if len(negative) > model.prompt_max:
                 raise UserInputError(
-                    f"The negative prompt is too long; {model.name} takes at most "
-                    f"{model.prompt_max} characters."
+                    texts.NEGATIVE_TOO_LONG(model=model.name, limit=model.prompt_max)
                 )
-        count = 1 if req.count is None else req.count
+        count = 1 if options.count is None else options.count
         max_images = min(MAX_IMAGES, (gs.max_images if gs and gs.max_images else MAX_IMAGES))
         if not 1 <= count <= max_images:
-            raise UserInputError(f"Count must be from 1 to {max_images} in this server.")
-        aspect = req.aspect_ratio or "1:1"
+            raise UserInputError(texts.COUNT_RANGE(limit=max_images))
+        aspect = options.aspect_ratio or "1:1"
         if aspect not in ASPECT_RATIOS:
-            raise UserInputError(f"Aspect ratio must be one of {', '.join(ASPECT_RATIOS)}.")
-        seed = req.seed
+            raise UserInputError(texts.ASPECT_RATIO_CHOICES(ratios=", ".join(ASPECT_RATIOS)))
+        seed = options.seed
         if seed is not None and not model.seed_min <= seed <= model.seed_max:
             raise UserInputError(
-                f"Seed must be from {model.seed_min} to {model.seed_max} for {model.name}."
+                texts.SEED_RANGE(low=model.seed_min, high=model.seed_max, model=model.name)
             )
         if seed is None and model.accepts("seed"):
             # Pick the seed ourselves so the reply can show it and Reroll can change it.
             seed = self._rng.randint(model.seed_min, model.seed_max)
-        enhance = req.enhance_prompt
+        enhance = options.enhance_prompt
         if enhance is None and gs is not None:
             enhance = gs.enhance_prompt
-        return GenerationRequest(
-            model=model,
+        return options.replace(
+            model=model.id,
             prompt=prompt,
             count=count,
             aspect_ratio=aspect,
             seed=seed,
             negative_prompt=negative,
             enhance_prompt=enhance,
-            safety_setting=gs.safety_setting if gs else None,
-            person_generation=gs.person_generation if gs else None,
-            add_watermark=gs.add_watermark if gs else None,
         )
 
     async def check_cooldown(
@@ -201,8 +192,7 @@ class GenerationService:
         wait = last + gs.cooldown_seconds - self._clock()
         if wait > 0:
             raise RefusedError(
-                f"This server has a {gs.cooldown_seconds} s cooldown. Try again "
-                f"<t:{int(self._clock() + wait) + 1}:R>."
+                texts.COOLDOWN(seconds=gs.cooldown_seconds, when=int(self._clock() + wait) + 1)
             )
 
     async def prepare(self, req: ImagineRequest) -> PreparedJob:
@@ -219,7 +209,8 @@ class GenerationService:
         gs = ctx.settings if ctx else None
         self.policy.check_access(ctx, req.channel_id)
         model = self.resolve_model(req, ctx)
-        api_request = self.validate(req, model, gs)
+        options = self.validate(req.options, model, gs)
+        api_request = api_request_for(options, model, gs)
         scope = self.scope_for(req, gs)
         await self.check_cooldown(req, gs, scope)
         if self.queue.closed:
@@ -239,13 +230,8 @@ class GenerationService:
             scope=scope.key,
             budget_day=budget_day,
             bot_day=bot_day,
-            model=model.id,
-            prompt=api_request.prompt,
-            negative_prompt=api_request.negative_prompt,
-            aspect_ratio=api_request.aspect_ratio,
-            count=api_request.count,
-            seed=api_request.seed,
-            params_json=json.dumps(_params(api_request), sort_keys=True),
+            **options.columns(),
+            params_json=json.dumps({**options.params(), **_policy(api_request)}, sort_keys=True),
             credits=credits,
             usd_estimate=model.usd_per_image * api_request.count,
             parent_job_id=req.parent_job_id,
@@ -273,6 +259,7 @@ class GenerationService:
         return PreparedJob(
             job_id=job_id,
             model=model,
+            options=options,
             request=api_request,
             scope=scope,
             credits=credits,
@@ -341,6 +328,21 @@ class GenerationService:
             usd=result.usd if result else None,
         )
 
+    async def record_cancelled(self, job: PreparedJob, error: JobCancelledError) -> None:
+        """A queued job whose ticket was cancelled (by its user or the shutdown): refund it."""
+        await self.db.jobs.finish_job(job.job_id, state="cancelled", error_class=error.error_class)
+
+    async def get_job(self, job_id: int) -> JobRow | None:
+        return await self.db.jobs.get_job(job_id)
+
+    async def credits_left(
+        self, job: PreparedJob, role_ids: tuple[int, ...], *, charged: int
+    ) -> int:
+        """What the member has left today once this job is charged ``charged`` (its reservation
+        still counts until it is settled)."""
+        quota = await self.ledger.quota(job.scope, job.user_id, role_ids)
+        return max(0, quota.left - (job.credits - charged))
+
     async def cancel(self, job: PreparedJob) -> bool:
         """Cancel a job still waiting in the queue, refunding it; False once it has started."""
         if not job.ticket.cancel():
@@ -348,6 +350,12 @@ class GenerationService:
         return await self.db.jobs.finish_job(job.job_id, state="cancelled", error_class="cancelled")
 
     # -- start-up and shutdown ----------------------------------------------------------------
+
+    def stop_accepting(self) -> list[Ticket]:
+        """Refuse new jobs and cancel those still waiting (their runners refund them)."""
+        self.accepting = False
+        self.queue.close()
+        return self.queue.cancel_queued()
 
     async def recover_interrupted(self) -> list[JobRow]:
         """Refund every job a previous process left open; returns them so users can be told."""
@@ -369,14 +377,27 @@ def _models_taking(param: str) -> Sequence[ModelSpec]:
     return [m for m in MODELS if m.accepts(param) and not m.deprecated]
 
 
-def _params(req: GenerationRequest) -> dict[str, object]:
+def api_request_for(
+    options: ImagineOptions, model: ModelSpec, gs: GuildSettings | None
+) -> GenerationRequest:
+    """The API's request for validated options, with the server's policy values."""
+    return GenerationRequest(
+        model=model,
+        prompt=options.prompt,
+        count=options.count or 1,
+        aspect_ratio=options.aspect_ratio,
+        seed=options.seed,
+        negative_prompt=options.negative_prompt,
+        enhance_prompt=options.enhance_prompt,
+        safety_setting=gs.safety_setting if gs else None,
+        person_generation=gs.person_generation if gs else None,
+        add_watermark=gs.add_watermark if gs else None,
+    )
+
+
+def _policy(req: GenerationRequest) -> dict[str, object]:
+    """The server's policy values a job ran with, kept beside its options in params_json."""
     return {
-        "model": req.model.id,
-        "count": req.count,
-        "aspect_ratio": req.aspect_ratio,
-        "seed": req.seed,
-        "negative_prompt": req.negative_prompt,
-        "enhance_prompt": req.enhance_prompt,
         "safety_setting": req.safety_setting,
         "person_generation": req.person_generation,
         "add_watermark": req.add_watermark,

@@ -6,18 +6,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot import texts
 from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, SEED_MAX
 from bot.client import ImagenBot
 from bot.errors import UserInputError
+from bot.options import ImagineOptions
+from cogs.transformers import Model
 
 Interaction = discord.Interaction[ImagenBot]
 
-ASPECT_NAMES = {
-    "1:1": "1:1 square",
-    "16:9": "16:9 landscape",
-    "9:16": "9:16 portrait",
-    "4:3": "4:3 landscape",
-    "3:4": "3:4 portrait",
+ASPECT_SHAPES = {
+    "1:1": texts.ASPECT_SQUARE,
+    "16:9": texts.ASPECT_LANDSCAPE,
+    "9:16": texts.ASPECT_PORTRAIT,
+    "4:3": texts.ASPECT_LANDSCAPE,
+    "3:4": texts.ASPECT_PORTRAIT,
 }
 
 
@@ -27,25 +30,28 @@ def _check_types(*options: tuple[object, type]) -> None:
     for value, kind in options:
         wrong_bool = kind is not bool and isinstance(value, bool)
         if value is not None and (not isinstance(value, kind) or wrong_bool):
-            raise UserInputError("One of the options has a value I can't use.")
+            raise UserInputError(texts.BAD_OPTION())
 
 
 class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="imagine", description="Create images from a text prompt")
+    @app_commands.command(name="imagine", description=texts.IMAGINE())
     @app_commands.describe(
-        prompt="What to draw (up to 400 characters; 4,000 on Imagen 4 Preview)",
-        model="Which Imagen 4 model (default: the server's choice)",
-        aspect_ratio="Shape of the image",
-        count=f"How many images, 1-{MAX_IMAGES} (each one costs credits)",
-        seed="Same seed + same prompt + same model = same image",
-        negative_prompt="What to keep out of the image (Imagen 4 Preview only)",
-        enhance_prompt="Let the service rewrite the prompt for better results",
+        prompt=texts.IMAGINE_PROMPT(),
+        model=texts.IMAGINE_MODEL(),
+        aspect_ratio=texts.IMAGINE_ASPECT_RATIO(),
+        count=texts.IMAGINE_COUNT(limit=MAX_IMAGES),
+        seed=texts.IMAGINE_SEED(),
+        negative_prompt=texts.IMAGINE_NEGATIVE_PROMPT(),
+        enhance_prompt=texts.IMAGINE_ENHANCE_PROMPT(),
+        spoiler=texts.IMAGINE_SPOILER(),
     )
     @app_commands.choices(
-        aspect_ratio=[app_commands.Choice(name=ASPECT_NAMES[a], value=a) for a in ASPECT_RATIOS]
+        aspect_ratio=[
+            app_commands.Choice(name=ASPECT_SHAPES[a](ratio=a), value=a) for a in ASPECT_RATIOS
+        ]
     )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
@@ -53,51 +59,34 @@ class ImagineCog(commands.Cog):
         self,
         interaction: Interaction,
         prompt: app_commands.Range[str, 1, 4000],
-        model: app_commands.Range[str, 1, 100] | None = None,
+        model: Model = None,
         aspect_ratio: str | None = None,
         count: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
         seed: app_commands.Range[int, 0, SEED_MAX] | None = None,
         negative_prompt: app_commands.Range[str, 1, 4000] | None = None,
         enhance_prompt: bool | None = None,
+        spoiler: bool | None = None,
     ) -> None:
         _check_types(
             (prompt, str),
-            (model, str),
             (aspect_ratio, str),
             (count, int),
             (seed, int),
             (negative_prompt, str),
             (enhance_prompt, bool),
+            (spoiler, bool),
         )
-        runner = self.bot.runner
-        request = runner.request_from(
-            interaction,
+        options = ImagineOptions(
             prompt=prompt,
-            model_id=model,
+            model=model.id if model else None,
             aspect_ratio=aspect_ratio,
             count=count,
             seed=seed,
             negative_prompt=negative_prompt,
             enhance_prompt=enhance_prompt,
+            spoiler=spoiler,
         )
-        await runner.start(interaction, request)
-
-    @imagine.autocomplete("model")
-    async def model_autocomplete(
-        self, interaction: Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        needle = current.casefold().strip()
-        models = await self.bot.services.generation.enabled_models(interaction.guild_id)
-        return [
-            app_commands.Choice(
-                name=f"{m.name} — {m.credits_per_image} credit"
-                f"{'s' if m.credits_per_image != 1 else ''}/image"
-                + (" (deprecated)" if m.deprecated else ""),
-                value=m.id,
-            )
-            for m in models
-            if not needle or needle in m.name.casefold() or needle in m.id.casefold()
-        ][:25]
+        await self.bot.runner.start(interaction, self.bot.runner.request_from(interaction, options))
 
 
 async def setup(bot: ImagenBot) -> None:

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot import texts
 from bot.client import ImagenBot
-from bot.delivery import guild_installed, member_role_ids
+from bot.jobs.access import guild_installed, member_role_ids
 from bot.rendering import NO_PINGS
 from cogs.render import quota_embed
 

@@ -152,8 +152,9 @@ async def test_never_more_than_max_concurrent_calls_in_flight(stack: Stack) -> N
         assert stack.api.max_in_flight == 2
         # Twelve 0.3 s calls two at a time cannot take less than six rounds.
         assert elapsed >= 6 * 0.3
-        rows = await sql_rows(bot.db, "SELECT state, credits_charged FROM jobs")
-        assert [(r["state"], r["credits_charged"]) for r in rows] == [("done", 1)] * 12
+        # A job is settled just after its message is posted: wait on each job's own state.
+        rows = [await settled(bot, job_id_of(m)) for m in messages]
+        assert [(r.state, r.credits_charged) for r in rows] == [("done", 1)] * 12
         assert await budget(bot) == (0, 12)
         print(f"12 jobs, 4 users: max in flight {stack.api.max_in_flight}, {elapsed:.2f} s")
 
@@ -316,7 +317,7 @@ async def test_a_job_that_waited_logs_under_its_own_ids_only(
 ) -> None:
     """A waiting job keeps no task; its own starts from inside the job that freed the slot. Its
     log lines carry its ids and none of that job's (here a DM job after a server's)."""
-    caplog.set_level(logging.INFO, logger="bot.delivery")
+    caplog.set_level(logging.INFO, logger="bot.jobs")
     lines: list[tuple[str, int | None, int | None, int | None]] = []
 
     class Note(logging.Handler):
@@ -325,7 +326,7 @@ async def test_a_job_that_waited_logs_under_its_own_ids_only(
             lines.append((record.getMessage(), *ids))
 
     note = Note(logging.INFO)
-    logging.getLogger("bot.delivery").addHandler(note)
+    logging.getLogger("bot.jobs").addHandler(note)
     stack.api.latency = 0.5
     try:
         async with running_bot(stack, MAX_CONCURRENT_GENERATIONS="1") as bot:
@@ -340,7 +341,7 @@ async def test_a_job_that_waited_logs_under_its_own_ids_only(
             server_job, dm_job = job_id_of(first), job_id_of(in_dm)
             assert (await settled(bot, dm_job)).guild_id is None
     finally:
-        logging.getLogger("bot.delivery").removeHandler(note)
+        logging.getLogger("bot.jobs").removeHandler(note)
     delivered_lines = {line[1]: line for line in lines if " delivered " in line[0]}
     assert delivered_lines[server_job][2:] == (stack.discord.default_guild.id, member.user.id)
     assert delivered_lines[dm_job][2:] == (None, other.user.id)

@@ -34,6 +34,7 @@ from bot.catalogue import MODELS
 from bot.config import ConfigError, load_settings
 from bot.errors import ImageDownloadError
 from bot.generation import ImagineRequest
+from bot.options import ImagineOptions
 from tests.fakes.aimlapi import FakeAimlApi, Fault
 from tests.fakes.discord import FakeInteraction, FakeUser
 from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, Stack, eventually, running_bot
@@ -343,7 +344,10 @@ async def test_a_failed_jobs_stored_detail_holds_no_header_or_key(stack: Stack) 
         service = bot.services.generation
         job = await service.prepare(
             ImagineRequest(
-                user_id=stack.discord.user.id, guild_id=None, channel_id=None, prompt="x"
+                user_id=stack.discord.user.id,
+                guild_id=None,
+                channel_id=None,
+                options=ImagineOptions(prompt="x"),
             )
         )
         async with aiohttp.ClientSession() as session:

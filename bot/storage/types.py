@@ -33,6 +33,7 @@ class NewJob:
     credits: int
     usd_estimate: float
     parent_job_id: int | None = None
+    spoiler: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class JobRow:
     created_at: float
     started_at: float | None
     finished_at: float | None
+    spoiler: int | None = None
 
     @property
     def is_open(self) -> bool:

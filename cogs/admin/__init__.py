@@ -72,24 +72,9 @@ class AdminCog(commands.Cog):
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.group)
-        # Until the job runner dispatches its events itself (issue 18), relay its hooks to them.
-        self.bot.runner.on_delivered.append(self._relay_delivered)
-        self.bot.runner.on_failed.append(self._relay_failed)
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.group.name)
-        if self._relay_delivered in self.bot.runner.on_delivered:
-            self.bot.runner.on_delivered.remove(self._relay_delivered)
-        if self._relay_failed in self.bot.runner.on_failed:
-            self.bot.runner.on_failed.remove(self._relay_failed)
-
-    async def _relay_delivered(
-        self, job: PreparedJob, message: discord.Message, credits: int
-    ) -> None:
-        self.bot.dispatch("job_delivered", job, message, credits)
-
-    async def _relay_failed(self, job: PreparedJob, error: BaseException) -> None:
-        self.bot.dispatch("job_failed", job, error)
 
     @commands.Cog.listener()
     async def on_job_delivered(

@@ -45,10 +45,11 @@ _JOBS = ", ".join(JOB_COLUMNS)
 RESERVE_JOB = """
 INSERT INTO jobs (guild_id, channel_id, user_id, scope, budget_day, bot_day, model,
                   prompt, negative_prompt, aspect_ratio, count, seed, params_json,
-                  state, credits_reserved, usd_reserved, parent_job_id, created_at)
+                  state, credits_reserved, usd_reserved, parent_job_id, created_at,
+                  spoiler)
 SELECT :guild_id, :channel_id, :user_id, :scope, :day, :bot_day, :model,
        :prompt, :negative_prompt, :aspect_ratio, :count, :seed, :params_json,
-       'queued', :credits, :usd, :parent, :now
+       'queued', :credits, :usd, :parent, :now, :spoiler
   FROM (SELECT COALESCE(
                    (SELECT credits FROM budget_user
                      WHERE guild_id = :rules_guild AND user_id = :user_id),

@@ -91,6 +91,7 @@ class SQLiteJobs:
                 "credits": job.credits,
                 "usd": job.usd_estimate,
                 "parent": job.parent_job_id,
+                "spoiler": job.spoiler,
                 "now": now(),
                 "base_limit": check.base_limit,
                 "server_cap": check.server_cap,

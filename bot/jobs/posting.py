@@ -1,0 +1,172 @@
+"""Posting a job's outcome to Discord: the result, the channel fallback, short notices.
+
+Every call to Discord here goes through ``with_retries``, the one place that decides what is
+worth another try of our own and turns the rest into a ``DeliveryError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+import discord
+
+from bot import texts
+from bot.errors import ImagenError
+from bot.rendering import NO_PINGS, Attachment
+
+log = logging.getLogger(__name__)
+
+Interaction = discord.Interaction[Any]
+T = TypeVar("T")
+
+TOKEN_LIFETIME = dt.timedelta(minutes=15)
+TOKEN_MARGIN = dt.timedelta(seconds=30)
+INVALID_WEBHOOK_TOKEN = 50027
+UNKNOWN_WEBHOOK = 10015
+UNKNOWN_MESSAGE = 10008
+# What a call to Discord can fail with: an answer, or no answer (network, timeout).
+DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
+
+
+class DeliveryError(ImagenError):
+    error_class = "delivery"
+    default_message = texts.DELIVERY_FAILED
+
+
+class _TokenGone(Exception):
+    """The response can't be edited any more: the result goes to the channel instead."""
+
+
+def token_expired(interaction: Interaction, *, now: dt.datetime | None = None) -> bool:
+    now = now or discord.utils.utcnow()
+    return now >= interaction.created_at + TOKEN_LIFETIME - TOKEN_MARGIN
+
+
+def _post_in_channel_instead(exc: discord.HTTPException) -> bool:
+    """The token expired, or someone deleted the message: editing it will never work."""
+    return (
+        exc.code in (INVALID_WEBHOOK_TOKEN, UNKNOWN_WEBHOOK, UNKNOWN_MESSAGE) or exc.status == 401
+    )
+
+
+def why(exc: BaseException | None) -> str:
+    """A failed call to Discord, fit to store on the job: the class, and Discord's status and code
+    when it answered. Not its text or repr: an aiohttp error's carry the request, with the
+    interaction token in its URL and the bot token in its headers."""
+    if isinstance(exc, discord.HTTPException):
+        return f"{type(exc).__name__} {exc.status} (code {exc.code})"
+    return type(exc).__name__
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Worth another try of our own. discord.py has already retried 5xx answers (about 25 s of
+    backoff) and 429s that came through Discord's proxy; repeating that would keep a user waiting
+    minutes during an outage. A bare 429 and a dropped connection are ours to retry."""
+    if isinstance(exc, discord.HTTPException):
+        return exc.status == 429
+    return isinstance(exc, aiohttp.ClientError | OSError | asyncio.TimeoutError)
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], delays: Sequence[float], *, what: str, job_id: int
+) -> T:
+    """``call()`` once, then once more after each of ``delays`` while it fails in a way
+    ``_retryable`` accepts; any other failure, or the last, raises ``DeliveryError``."""
+    last: BaseException | None = None
+    for attempt in range(len(delays) + 1):
+        try:
+            return await call()
+        except DISCORD_FAILURES as exc:
+            if not _retryable(exc):
+                raise DeliveryError(detail=f"{what} refused: {why(exc)}") from exc
+            last = exc
+        if attempt < len(delays):
+            log.warning("%s for job %d failed (%s); retrying", what, job_id, type(last).__name__)
+            await asyncio.sleep(delays[attempt])
+    raise DeliveryError(detail=f"{what} failed after retries: {why(last)}")
+
+
+class Poster:
+    """Posts for the job runner, with its own retry schedule for Discord's calls."""
+
+    def __init__(self, retry_delays: Sequence[float]) -> None:
+        self.retry_delays = tuple(retry_delays)
+
+    async def post_result(
+        self,
+        interaction: Interaction,
+        *,
+        job_id: int,
+        user_id: int,
+        channel_id: int | None,
+        guild_id: int | None,
+        files: list[Attachment],
+        embed: discord.Embed,
+        view: discord.ui.View,
+        content: str | None,
+    ) -> discord.Message:
+        """Edit the deferred response into the result; past the token's life, post in the
+        channel instead, pinging the requester only."""
+
+        async def edit() -> discord.Message:
+            if token_expired(interaction):
+                raise _TokenGone
+            try:
+                return await interaction.edit_original_response(
+                    content=content,
+                    embed=embed,
+                    attachments=[f.to_file() for f in files],
+                    view=view,
+                    allowed_mentions=NO_PINGS,
+                )
+            except discord.HTTPException as exc:
+                if _post_in_channel_instead(exc):
+                    raise _TokenGone from exc
+                raise
+
+        try:
+            return await with_retries(edit, self.retry_delays, what="followup", job_id=job_id)
+        except _TokenGone:
+            pass
+        if channel_id is None:
+            raise DeliveryError(detail="token expired and no channel to post in")
+        channel = interaction.client.get_partial_messageable(channel_id, guild_id=guild_id)
+        ready = texts.READY_IN_CHANNEL_NOTE(note=content) if content else texts.READY_IN_CHANNEL()
+
+        async def send() -> discord.Message:
+            message: discord.Message = await channel.send(
+                content=texts.ADDRESSED(user_id=user_id, message=ready),
+                embed=embed,
+                files=[f.to_file() for f in files],
+                view=view,
+                allowed_mentions=only_pinging(user_id),
+            )
+            return message
+
+        return await with_retries(send, self.retry_delays, what="channel post", job_id=job_id)
+
+    @staticmethod
+    async def tell(interaction: Interaction, text: str) -> None:
+        """Replace the deferred response with a short message; log if Discord won't take it."""
+        if token_expired(interaction):
+            log.warning("interaction token expired; could not tell the user: %s", text)
+            return
+        try:
+            await interaction.edit_original_response(
+                content=text[:1900],
+                embed=None,
+                attachments=[],
+                view=None,
+                allowed_mentions=NO_PINGS,
+            )
+        except DISCORD_FAILURES as exc:
+            log.warning("could not tell the user about their job: %r", exc)
+
+
+def only_pinging(user_id: int) -> discord.AllowedMentions:
+    return discord.AllowedMentions(everyone=False, roles=False, users=[discord.Object(user_id)])
