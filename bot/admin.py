@@ -189,7 +189,7 @@ class AdminService:
             model = get_model(str(value))
             if model is None:
                 raise UserInputError(
-                    texts.ADMIN_UNKNOWN_MODEL(model=sanitize_for_display(str(value), 60))
+                    texts.UNKNOWN_MODEL(model=sanitize_for_display(str(value), 60))
                 )
             if model.deprecated:
                 raise UserInputError(texts.ADMIN_CONFIG_DEPRECATED(model=model.name))

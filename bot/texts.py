@@ -392,9 +392,6 @@ ADMIN_ON: Final = Text("admin.value.on", "on")
 ADMIN_OFF: Final = Text("admin.value.off", "off")
 ADMIN_NONE: Final = Text("admin.value.none", "none")
 ADMIN_MORE: Final = Text("admin.list.more", "…and {count} more")
-ADMIN_UNKNOWN_MODEL: Final = Text(
-    "admin.model.unknown", 'Unknown model "{model}". Pick one from the list.'
-)
 ADMIN_MODEL_CHOICE_ON: Final = Text("admin.model.choice_on", "{model} (on)")
 ADMIN_MODEL_CHOICE_OFF: Final = Text("admin.model.choice_off", "{model} (off)")
 ADMIN_MODEL_CHOICE_DEPRECATED: Final = Text("admin.model.choice_deprecated", "{label} — deprecated")

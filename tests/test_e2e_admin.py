@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from PIL import Image, PngImagePlugin
 
+from bot.catalogue import MODELS
 from bot.client import ImagenBot
 from bot.generation import PreparedJob
 from bot.storage import AuditRow
@@ -29,6 +30,7 @@ from tests.fakes.discord import (
     FakeChannel,
     FakeGuild,
     FakeInteraction,
+    FakeMember,
     default_guild,
 )
 from tests.harness import Stack, fake_stack, running_bot
@@ -442,6 +444,28 @@ async def test_model_disable_refuses_and_hides_it(stack: Stack, bot: ImagenBot) 
     await imagine_ok(stack, prompt="a fox", model=ULTRA)
     rows = await audit_rows(bot, 2)
     assert [r.action for r in rows] == ["model enable", "model disable"]
+
+
+async def test_admin_model_autocomplete_by_command(stack: Stack, bot: ImagenBot) -> None:
+    """One model option: /imagine offers what members may use; `config set default_model` what
+    may be the default (on, not deprecated); `model enable` every model with its state; members
+    are offered nothing by the admin commands."""
+    await admin(stack, "model disable", {"model": ULTRA})
+    admin_user = stack.discord.admin
+
+    async def offered(command: str, option: str, user: FakeMember | None = None) -> list[str]:
+        choices = await stack.discord.autocomplete(command, {option: ""}, option, user=user)
+        return [c["value"] for c in choices]
+
+    everything = [m.id for m in MODELS]
+    assert await offered("imagine-admin model enable", "model", admin_user) == everything
+    usable = [m.id for m in MODELS if m.id != ULTRA]
+    assert await offered("imagine", "model") == usable
+    default = [m.id for m in MODELS if m.id != ULTRA and not m.deprecated]
+    assert await offered("imagine-admin config set", "default_model", admin_user) == default
+    member = stack.discord.member
+    assert await offered("imagine-admin model enable", "model", member) == []
+    assert await offered("imagine-admin config set", "default_model", member) == []
 
 
 async def test_the_default_model_cannot_be_disabled(stack: Stack, bot: ImagenBot) -> None:

@@ -9,13 +9,9 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot import texts
 from bot.admin import AdminService
 from bot.audit import AuditEntry
-from bot.catalogue import MODELS, ModelSpec
 from bot.client import ImagenBot
-from bot.errors import UserInputError
-from bot.moderation import sanitize_for_display
 from bot.rendering import NO_PINGS
 from cogs.admin.notices import post_admin_action
 
@@ -102,47 +98,3 @@ def choices(values: Sequence[str], current: str) -> list[app_commands.Choice[str
         for v in values
         if not needle or needle in v.casefold()
     ][:25]
-
-
-def find_model(text: str) -> ModelSpec:
-    """A catalogue model by id or display name (what autocomplete offers or a person types)."""
-    key = text.strip().casefold()
-    for model in MODELS:
-        if key in (model.id.casefold(), model.name.casefold()):
-            return model
-    raise UserInputError(texts.ADMIN_UNKNOWN_MODEL(model=sanitize_for_display(text, 60)))
-
-
-async def model_autocomplete(
-    interaction: Interaction, current: str, *, for_default: bool
-) -> list[app_commands.Choice[str]]:
-    """Models to offer: for a server's default, those members may pick; else all, with their
-    state here."""
-    guild_id = managed_guild(interaction)
-    if guild_id is None:
-        return []
-    disabled = await admin_of(interaction).disabled_models(guild_id)
-    if for_default:
-        pickable = [m for m in MODELS if m.id not in disabled and not m.deprecated]
-        return model_choices(pickable, current)
-    return model_choices(MODELS, current, disabled)
-
-
-def model_choices(
-    models: Sequence[ModelSpec], current: str, disabled: set[str] | None = None
-) -> list[app_commands.Choice[str]]:
-    needle = current.casefold().strip()
-    out = []
-    for m in models:
-        if needle and needle not in m.name.casefold() and needle not in m.id.casefold():
-            continue
-        label = m.name
-        if disabled is not None:
-            off = m.id in disabled
-            label = (texts.ADMIN_MODEL_CHOICE_OFF if off else texts.ADMIN_MODEL_CHOICE_ON)(
-                model=m.name
-            )
-        if m.deprecated:
-            label = texts.ADMIN_MODEL_CHOICE_DEPRECATED(label=label)
-        out.append(app_commands.Choice(name=label, value=m.id))
-    return out[:25]

@@ -18,11 +18,10 @@ from cogs.admin.common import (
     admin_of,
     choices,
     done,
-    find_model,
     guild_id_of,
-    model_autocomplete,
     reply,
 )
+from cogs.transformers import DefaultModel
 
 SAFETY_NAMES = {
     "block_low_and_above": "Strict: block low and above",
@@ -132,7 +131,7 @@ async def config_show(interaction: Interaction) -> None:
 )
 async def config_set(
     interaction: Interaction,
-    default_model: app_commands.Range[str, 1, 100] | None = None,
+    default_model: DefaultModel | None = None,
     enhance_prompt: bool | None = None,
     safety_setting: str | None = None,
     person_generation: str | None = None,
@@ -144,7 +143,7 @@ async def config_set(
 ) -> None:
     guild_id = guild_id_of(interaction)
     given: dict[str, object | None] = {
-        "default_model": find_model(default_model).id if default_model is not None else None,
+        "default_model": default_model.id if default_model is not None else None,
         "enhance_prompt": enhance_prompt,
         "safety_setting": safety_setting,
         "person_generation": person_generation,
@@ -166,13 +165,6 @@ async def config_set(
     if "timezone" in change.entry.details:
         lines.append(texts.ADMIN_CONFIG_TIMEZONE_NOTE(timezone=gs.timezone))
     await done(interaction, texts.ADMIN_CONFIG_UPDATED(lines="\n".join(lines)), change.entry)
-
-
-@config_set.autocomplete("default_model")
-async def _default_model_autocomplete(
-    interaction: Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    return await model_autocomplete(interaction, current, for_default=True)
 
 
 @config_set.autocomplete("timezone")

@@ -5,48 +5,31 @@ from __future__ import annotations
 from discord import app_commands
 
 from bot import texts
-from cogs.admin.common import (
-    Interaction,
-    admin_of,
-    done,
-    find_model,
-    guild_id_of,
-    model_autocomplete,
-    reply,
-)
+from cogs.admin.common import Interaction, admin_of, done, guild_id_of, reply
+from cogs.transformers import AnyModel
 
 model_group = app_commands.Group(name="model", description="Turn models on or off in this server")
 
 
 @model_group.command(name="enable", description="Let members use a model again")
 @app_commands.describe(model="The model to turn on")
-async def model_enable(interaction: Interaction, model: app_commands.Range[str, 1, 100]) -> None:
-    spec = find_model(model)
+async def model_enable(interaction: Interaction, model: AnyModel) -> None:
     entry = await admin_of(interaction).enable_model(
-        guild_id_of(interaction), interaction.user.id, spec.id
+        guild_id_of(interaction), interaction.user.id, model.id
     )
     if entry is None:
-        await reply(interaction, texts.ADMIN_MODEL_ALREADY_ON(model=spec.name))
+        await reply(interaction, texts.ADMIN_MODEL_ALREADY_ON(model=model.name))
         return
-    await done(interaction, texts.ADMIN_MODEL_ON(model=spec.name), entry)
+    await done(interaction, texts.ADMIN_MODEL_ON(model=model.name), entry)
 
 
 @model_group.command(name="disable", description="Stop members from using a model")
 @app_commands.describe(model="The model to turn off")
-async def model_disable(interaction: Interaction, model: app_commands.Range[str, 1, 100]) -> None:
-    spec = find_model(model)
+async def model_disable(interaction: Interaction, model: AnyModel) -> None:
     entry = await admin_of(interaction).disable_model(
-        guild_id_of(interaction), interaction.user.id, spec.id
+        guild_id_of(interaction), interaction.user.id, model.id
     )
     if entry is None:
-        await reply(interaction, texts.ADMIN_MODEL_ALREADY_OFF(model=spec.name))
+        await reply(interaction, texts.ADMIN_MODEL_ALREADY_OFF(model=model.name))
         return
-    await done(interaction, texts.ADMIN_MODEL_OFF(model=spec.name), entry)
-
-
-@model_enable.autocomplete("model")
-@model_disable.autocomplete("model")
-async def _model_autocomplete(
-    interaction: Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    return await model_autocomplete(interaction, current, for_default=False)
+    await done(interaction, texts.ADMIN_MODEL_OFF(model=model.name), entry)
