@@ -85,7 +85,7 @@ class ChartLabels:
 
 
 def render_png(usage: DailyUsage, labels: ChartLabels) -> bytes:
-    """The chart as PNG bytes; slow enough (tens of milliseconds) to belong off the event loop."""
+    """The chart as PNG bytes; CPU-bound, so callers run it in a worker thread."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
