@@ -50,6 +50,7 @@ SETTINGS: tuple[str, ...] = (
     "max_images",
     "timezone",
     "cooldown_seconds",
+    "allow_private",
 )
 
 

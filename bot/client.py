@@ -36,6 +36,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.quota",
     "cogs.admin",
     "cogs.history",
+    "cogs.settings",
 )
 
 SYNC_HASH_KEY = "command_sync_hash"

@@ -8,6 +8,7 @@ that the database applies at most once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 
 from bot import texts
 from bot.api import AimlApiClient, GenerationRequest, GenerationResult
-from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, MODELS, ModelSpec
+from bot.catalogue import ASPECT_RATIOS, MODELS, ModelSpec
 from bot.config import Settings
 from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
 from bot.ledger import Ledger, Scope, guild_scope, personal_scope
+from bot.members import apply_defaults, max_images, private_allowed
 from bot.moderation import sanitize_for_display
-from bot.options import ImagineOptions, find_model
+from bot.options import MEMBER_DEFAULTS_KEY, ImagineOptions, find_model
 from bot.policy import Policy
 from bot.queue import FairQueue, JobCancelledError, QueueClosedError, QueueFullError, Ticket
 from bot.storage import Database, GuildSettings, JobRow, NewJob, RequestContext
@@ -154,9 +156,9 @@ class GenerationService:
                     texts.NEGATIVE_TOO_LONG(model=model.name, limit=model.prompt_max)
                 )
         count = 1 if options.count is None else options.count
-        max_images = min(MAX_IMAGES, (gs.max_images if gs and gs.max_images else MAX_IMAGES))
-        if not 1 <= count <= max_images:
-            raise UserInputError(texts.COUNT_RANGE(limit=max_images))
+        most = max_images(gs)
+        if not 1 <= count <= most:
+            raise UserInputError(texts.COUNT_RANGE(limit=most))
         aspect = options.aspect_ratio or "1:1"
         if aspect not in ASPECT_RATIOS:
             raise UserInputError(texts.ASPECT_RATIO_CHOICES(ratios=", ".join(ASPECT_RATIOS)))
@@ -168,6 +170,8 @@ class GenerationService:
         if seed is None and model.accepts("seed"):
             # Pick the seed ourselves so the reply can show it and Reroll can change it.
             seed = self._rng.randint(model.seed_min, model.seed_max)
+        if options.private and not private_allowed(gs):
+            raise UserInputError(texts.PRIVATE_NOT_ALLOWED())
         enhance = options.enhance_prompt
         if enhance is None and gs is not None:
             enhance = gs.enhance_prompt
@@ -208,6 +212,10 @@ class GenerationService:
         ctx = await self.policy.context(rules_guild_id, req.user_id)
         gs = ctx.settings if ctx else None
         self.policy.check_access(ctx, req.channel_id)
+        # The member's own defaults (/settings) fill what they did not choose; noted on the row.
+        defaults = await self.db.members.member_defaults(rules_guild_id, req.user_id)
+        filled, from_defaults = apply_defaults(req.options, defaults, ctx)
+        req = dataclasses.replace(req, options=filled)
         model = self.resolve_model(req, ctx)
         options = self.validate(req.options, model, gs)
         api_request = api_request_for(options, model, gs)
@@ -231,7 +239,10 @@ class GenerationService:
             budget_day=budget_day,
             bot_day=bot_day,
             **options.columns(),
-            params_json=json.dumps({**options.params(), **_policy(api_request)}, sort_keys=True),
+            params_json=json.dumps(
+                {**options.params(), **_policy(api_request), **_defaults_used(from_defaults)},
+                sort_keys=True,
+            ),
             credits=credits,
             usd_estimate=model.usd_per_image * api_request.count,
             parent_job_id=req.parent_job_id,
@@ -393,6 +404,11 @@ def api_request_for(
         person_generation=gs.person_generation if gs else None,
         add_watermark=gs.add_watermark if gs else None,
     )
+
+
+def _defaults_used(names: Sequence[str]) -> dict[str, object]:
+    """Which options came from the member's defaults, kept in params_json for Details."""
+    return {MEMBER_DEFAULTS_KEY: list(names)} if names else {}
 
 
 def _policy(req: GenerationRequest) -> dict[str, object]:

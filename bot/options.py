@@ -18,6 +18,8 @@ from bot.storage import JobRow
 # Options stored in a column of their own (same name as the field); the rest live only in the
 # row's params_json.
 COLUMNS = frozenset(f.name for f in dataclasses.fields(JobRow))
+# The params_json key listing the options a job took from its member's defaults (/settings).
+MEMBER_DEFAULTS_KEY = "member_defaults"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,7 @@ class ImagineOptions:
     negative_prompt: str | None = None
     enhance_prompt: bool | None = None
     spoiler: bool | None = None
+    private: bool | None = None  # the result goes to the member by DM
 
     @classmethod
     def from_row(cls, row: JobRow) -> ImagineOptions:

@@ -18,7 +18,7 @@ from bot.api import GeneratedImage
 from bot.catalogue import get_model
 from bot.images import fit_to_limit
 from bot.moderation import sanitize_for_display
-from bot.options import ImagineOptions
+from bot.options import MEMBER_DEFAULTS_KEY, ImagineOptions
 from bot.storage import JobRow
 
 EMBED_COLOUR = discord.Colour.from_rgb(66, 133, 244)
@@ -99,6 +99,10 @@ def result_embed(
     return embed
 
 
+# The Details fields whose name is not the option's own.
+_DETAILS_NAMES = {"count": "images"}
+
+
 def details_embed(job: JobRow) -> discord.Embed:
     embed = discord.Embed(title=texts.DETAILS_TITLE(job_id=job.id), colour=EMBED_COLOUR)
     embed.add_field(
@@ -121,6 +125,10 @@ def details_embed(job: JobRow) -> discord.Embed:
         if name not in ("model", "count"):
             shown[name.replace("_", " ")] = value
     shown["aspect ratio"] = shown.get("aspect ratio") or "1:1"
+    for name in params.get(MEMBER_DEFAULTS_KEY, []):
+        key = _DETAILS_NAMES.get(name, name.replace("_", " "))
+        if key in shown:
+            shown[key] = texts.DETAILS_MEMBER_DEFAULT(value=shown[key])
     shown |= {
         "safety setting": params.get("safety_setting"),
         "person generation": params.get("person_generation"),

@@ -13,6 +13,7 @@ from bot.api import AimlApiClient
 from bot.config import Settings
 from bot.generation import GenerationService
 from bot.ledger import Ledger
+from bot.members import MemberService
 from bot.metrics import Metrics
 from bot.policy import Policy
 from bot.queue import FairQueue
@@ -43,6 +44,7 @@ class Services:
     generation: GenerationService
     metrics: Metrics
     admin: AdminService
+    members: MemberService
     pacing: Pacing = field(default_factory=Pacing)
 
 
@@ -85,6 +87,7 @@ def build_services(
         settings=settings, db=db, api=api, ledger=ledger, queue=queue, policy=policy
     )
     admin = AdminService(db, policy, ledger, default_model=settings.default_model)
+    members = MemberService(db, policy, default_model=settings.default_model)
     return Services(
         settings=settings,
         db=db,
@@ -96,5 +99,6 @@ def build_services(
         generation=generation,
         metrics=metrics,
         admin=admin,
+        members=members,
         pacing=pacing,
     )

@@ -717,3 +717,74 @@ NOTICE_HINT_UNEXPECTED: Final = Text(
     "notice.hint.unexpected",
     "An unexpected error; the bot's logs have the traceback under this job id.",
 )
+
+
+# --- /settings: members' own defaults, and private results by DM (cogs/settings.py, bot/members.py)
+
+SETTINGS: Final = Text("settings.command", "Your own defaults for /imagine, here")
+SETTINGS_TITLE: Final = Text("settings.title", "Your /imagine defaults")
+SETTINGS_INTRO: Final = Text(
+    "settings.intro",
+    "Used whenever you leave an option out of /imagine; the server's rules still apply.",
+)
+SETTINGS_INTRO_PERSONAL: Final = Text(
+    "settings.intro_personal",
+    "Used whenever you leave an option out of /imagine in DMs and where only you installed me.",
+)
+SETTINGS_MODEL: Final = Text("settings.field.model", "Model")
+SETTINGS_ASPECT: Final = Text("settings.field.aspect_ratio", "Aspect ratio")
+SETTINGS_COUNT: Final = Text("settings.field.count", "Images")
+SETTINGS_ENHANCE: Final = Text("settings.field.enhance_prompt", "Prompt enhancement")
+SETTINGS_PRIVATE: Final = Text("settings.field.private", "Private results")
+SETTINGS_SERVER_DEFAULT: Final = Text("settings.server_default", "Server default ({value})")
+SETTINGS_NOT_SET: Final = Text("settings.not_set", "Server default")
+SETTINGS_ON: Final = Text("settings.on", "On")
+SETTINGS_OFF: Final = Text("settings.off", "Off")
+SETTINGS_PRIVATE_ON: Final = Text("settings.private.on", "On: results come to you by DM")
+SETTINGS_PRIVATE_OFF: Final = Text("settings.private.off", "Off: results are posted in the channel")
+SETTINGS_MODEL_NOW_OFF: Final = Text(
+    "settings.model.now_off",
+    "{model} (turned off in this server: its default, {server_model}, is used instead)",
+)
+SETTINGS_PRIVATE_FORBIDDEN: Final = Text(
+    "settings.private.forbidden",
+    "Not allowed in this server: results are posted in the channel",
+)
+SETTINGS_PICK_MODEL: Final = Text("settings.pick.model", "Default model")
+SETTINGS_PICK_ASPECT: Final = Text("settings.pick.aspect_ratio", "Default aspect ratio")
+SETTINGS_PICK_COUNT: Final = Text("settings.pick.count", "Default number of images")
+SETTINGS_PICK_ENHANCE: Final = Text("settings.pick.enhance_prompt", "Prompt enhancement")
+SETTINGS_CHOICE_DEFAULT: Final = Text("settings.choice.default", "Server default")
+SETTINGS_CHOICE_COUNT: Final = Text("settings.choice.count", "{count} image", "{count} images")
+SETTINGS_BUTTON_PRIVATE_ON: Final = Text("settings.button.private_on", "Send results by DM")
+SETTINGS_BUTTON_PRIVATE_OFF: Final = Text(
+    "settings.button.private_off", "Post results in the channel"
+)
+SETTINGS_BUTTON_RESET: Final = Text("settings.button.reset", "Reset all")
+SETTINGS_FOOTER_RESET: Final = Text("settings.footer.reset", "Your defaults were reset.")
+SETTINGS_MODEL_OFF: Final = Text(
+    "settings.model.off", "That model is turned off in this server. Pick another one."
+)
+IMAGINE_PRIVATE: Final = Text(
+    "imagine.private", "Send the result to you by DM; the channel sees nothing"
+)
+PRIVATE_NOT_ALLOWED: Final = Text(
+    "job.private.not_allowed",
+    "This server doesn't allow private results. Run /imagine without the private option.",
+)
+PRIVATE_DMS_CLOSED: Final = Text(
+    "job.private.dms_closed",
+    "I couldn't send you a DM: your direct messages are closed to me. Allow direct messages "
+    "from this server's members in its Privacy Settings, or turn private results off in "
+    "/settings. You were not charged.",
+)
+PRIVATE_SENT: Final = Text("job.private.sent", "📬 Sent to your DMs: {link}")
+DETAILS_MEMBER_DEFAULT: Final = Text("job.details.member_default", "{value} (your default)")
+NOTICE_GENERATED_PRIVATE: Final = Text(
+    "notice.generated.text_private",
+    "<@{user_id}> generated an image privately (sent by DM) from <#{channel_id}>.",
+)
+ADMIN_CONFIG_PRIVATE_ALLOWED: Final = Text("admin.config.private_allowed", "Allowed")
+ADMIN_CONFIG_PRIVATE_FORBIDDEN: Final = Text(
+    "admin.config.private_forbidden", "Forbidden: every result is posted in its channel"
+)

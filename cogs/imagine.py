@@ -47,6 +47,7 @@ class ImagineCog(commands.Cog):
         negative_prompt=texts.IMAGINE_NEGATIVE_PROMPT(),
         enhance_prompt=texts.IMAGINE_ENHANCE_PROMPT(),
         spoiler=texts.IMAGINE_SPOILER(),
+        private=texts.IMAGINE_PRIVATE(),
     )
     @app_commands.choices(
         aspect_ratio=[
@@ -66,6 +67,7 @@ class ImagineCog(commands.Cog):
         negative_prompt: app_commands.Range[str, 1, 4000] | None = None,
         enhance_prompt: bool | None = None,
         spoiler: bool | None = None,
+        private: bool | None = None,
     ) -> None:
         _check_types(
             (prompt, str),
@@ -75,6 +77,7 @@ class ImagineCog(commands.Cog):
             (negative_prompt, str),
             (enhance_prompt, bool),
             (spoiler, bool),
+            (private, bool),
         )
         options = ImagineOptions(
             prompt=prompt,
@@ -85,6 +88,7 @@ class ImagineCog(commands.Cog):
             negative_prompt=negative_prompt,
             enhance_prompt=enhance_prompt,
             spoiler=spoiler,
+            private=private,
         )
         await self.bot.runner.start(interaction, self.bot.runner.request_from(interaction, options))
 

@@ -29,6 +29,7 @@ TOKEN_MARGIN = dt.timedelta(seconds=30)
 INVALID_WEBHOOK_TOKEN = 50027
 UNKNOWN_WEBHOOK = 10015
 UNKNOWN_MESSAGE = 10008
+CANNOT_DM = 50007
 # What a call to Discord can fail with: an answer, or no answer (network, timeout).
 DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError)
 
@@ -109,9 +110,14 @@ class Poster:
         embed: discord.Embed,
         view: discord.ui.View,
         content: str | None,
+        private: bool = False,
     ) -> discord.Message:
         """Edit the deferred response into the result; past the token's life, post in the
-        channel instead, pinging the requester only."""
+        channel instead, pinging the requester only. A private result goes by DM instead."""
+        if private:
+            return await self._post_by_dm(
+                interaction, job_id=job_id, files=files, embed=embed, view=view, content=content
+            )
 
         async def edit() -> discord.Message:
             if token_expired(interaction):
@@ -137,18 +143,73 @@ class Poster:
             raise DeliveryError(detail="token expired and no channel to post in")
         channel = interaction.client.get_partial_messageable(channel_id, guild_id=guild_id)
         ready = texts.READY_IN_CHANNEL_NOTE(note=content) if content else texts.READY_IN_CHANNEL()
+        return await self._send(
+            channel,
+            job_id=job_id,
+            what="channel post",
+            content=texts.ADDRESSED(user_id=user_id, message=ready),
+            files=files,
+            embed=embed,
+            view=view,
+            mentions=only_pinging(user_id),
+        )
+
+    async def _post_by_dm(
+        self,
+        interaction: Interaction,
+        *,
+        job_id: int,
+        files: list[Attachment],
+        embed: discord.Embed,
+        view: discord.ui.View,
+        content: str | None,
+    ) -> discord.Message:
+        """DMs closed to the bot (50007) are the member's choice, not a fault: no retry, and
+        the reason is what they read."""
+        dm = await with_retries(
+            interaction.user.create_dm, self.retry_delays, what="opening a DM", job_id=job_id
+        )
+        try:
+            return await self._send(
+                dm,
+                job_id=job_id,
+                what="DM",
+                content=content,
+                files=files,
+                embed=embed,
+                view=view,
+                mentions=NO_PINGS,
+            )
+        except DeliveryError as exc:
+            refused = exc.__cause__
+            if isinstance(refused, discord.Forbidden) and refused.code == CANNOT_DM:
+                raise DeliveryError(texts.PRIVATE_DMS_CLOSED(), detail=exc.detail) from refused
+            raise
+
+    async def _send(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        job_id: int,
+        what: str,
+        content: str | None,
+        files: list[Attachment],
+        embed: discord.Embed,
+        view: discord.ui.View,
+        mentions: discord.AllowedMentions,
+    ) -> discord.Message:
+        """A new message with the result in ``channel``, under the retry rule."""
 
         async def send() -> discord.Message:
-            message: discord.Message = await channel.send(
-                content=texts.ADDRESSED(user_id=user_id, message=ready),
+            return await channel.send(
+                content=content,
                 embed=embed,
                 files=[f.to_file() for f in files],
                 view=view,
-                allowed_mentions=only_pinging(user_id),
+                allowed_mentions=mentions,
             )
-            return message
 
-        return await with_retries(send, self.retry_delays, what="channel post", job_id=job_id)
+        return await with_retries(send, self.retry_delays, what=what, job_id=job_id)
 
     @staticmethod
     async def tell(interaction: Interaction, text: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import logging
 import time
@@ -22,7 +23,14 @@ from bot import rendering, texts
 from bot.api import GenerationResult
 from bot.errors import ImagenError, ShuttingDownError
 from bot.generation import GenerationService, ImagineRequest, PreparedJob
-from bot.jobs.access import can_manage_messages, guild_installed, may_use_job, member_role_ids
+from bot.jobs.access import (
+    can_manage_messages,
+    guild_installed,
+    in_jobs_place,
+    may_use_job,
+    member_role_ids,
+    member_role_ids_in,
+)
 from bot.jobs.buttons import cancel_view, result_view
 from bot.jobs.edit_modal import EditModal
 from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, why
@@ -76,6 +84,23 @@ class JobRunner:
             role_ids=member_role_ids(interaction),
             guild_installed=guild_installed(interaction),
             parent_job_id=parent_job_id,
+        )
+
+    @classmethod
+    def request_for(
+        cls, interaction: Interaction, options: ImagineOptions, row: JobRow
+    ) -> ImagineRequest:
+        """A Reroll or Edit of ``row``. Clicked in DMs on a private result from a server, it
+        runs in that server and channel, under its rules and budget, as the job did."""
+        request = cls.request_from(interaction, options, parent_job_id=row.id)
+        if interaction.guild_id is not None or row.guild_id is None:
+            return request
+        return dataclasses.replace(
+            request,
+            guild_id=row.guild_id,
+            channel_id=row.channel_id,
+            role_ids=member_role_ids_in(interaction, row.guild_id),
+            guild_installed=True,
         )
 
     async def start(self, interaction: Interaction, request: ImagineRequest) -> None:
@@ -152,14 +177,17 @@ class JobRunner:
         Under a burst most jobs wait, and what each keeps alive is what the garbage collector
         walks while later members wait for their answers."""
         position = job.ticket.position
+        # A private result goes by DM: the channel sees neither the ticket nor the answer.
+        private = bool(job.options.private)
         try:
             if position is None:
-                await interaction.response.defer(thinking=True)
+                await interaction.response.defer(thinking=True, ephemeral=private)
             else:
                 await interaction.response.send_message(
                     texts.QUEUED(position=position),
                     view=cancel_view(job.job_id),
                     allowed_mentions=NO_PINGS,
+                    ephemeral=private,
                 )
         except DISCORD_FAILURES as exc:
             raise DeliveryError(detail=f"answering the interaction failed: {why(exc)}") from exc
@@ -240,7 +268,12 @@ class JobRunner:
 
     async def cancel(self, interaction: Interaction, job_id: int) -> None:
         job = self._active.get(job_id)
-        if job is None or job.guild_id != interaction.guild_id:
+        if job is None or not in_jobs_place(
+            interaction,
+            guild_id=job.guild_id,
+            user_id=job.user_id,
+            private=bool(job.options.private),
+        ):
             await interaction.response.send_message(texts.NOT_WAITING(), ephemeral=True)
             return
         if interaction.user.id != job.user_id and not can_manage_messages(interaction):
@@ -258,9 +291,10 @@ class JobRunner:
     async def _deliver(
         self, interaction: Interaction, job: PreparedJob, result: GenerationResult
     ) -> None:
+        private = bool(job.options.private)
         limit = (
             interaction.filesize_limit
-            if interaction.guild_id
+            if interaction.guild_id and not private
             else min(interaction.filesize_limit, 10 * 1024 * 1024)
         )
         files = await asyncio.to_thread(
@@ -292,8 +326,11 @@ class JobRunner:
             embed=embed,
             view=result_view(job.job_id),
             content=content,
+            private=private,
         )
         completion = await self.service.complete(job, result, len(files), message.id)
+        if private:
+            await self.poster.tell(interaction, texts.PRIVATE_SENT(link=message.jump_url))
         self.metrics.add_spend(completion.charged, result.api_credits or 0, result.usd or 0.0)
         log.info(
             "job %d delivered %d images in message %d; charged %d, refunded %d",
@@ -321,7 +358,7 @@ class JobRunner:
         if row is None:
             return
         options = ImagineOptions.from_row(row).replace(seed=None)
-        await self.start(interaction, self.request_from(interaction, options, parent_job_id=row.id))
+        await self.start(interaction, self.request_for(interaction, options, row))
 
     async def edit(self, interaction: Interaction, job_id: int) -> None:
         row = await self._job_or_tell(interaction, job_id)
@@ -330,7 +367,7 @@ class JobRunner:
 
         async def resubmit(submitted: Interaction, prompt: str, negative: str | None) -> None:
             options = ImagineOptions.from_row(row).replace(prompt=prompt, negative_prompt=negative)
-            await self.start(submitted, self.request_from(submitted, options, parent_job_id=row.id))
+            await self.start(submitted, self.request_for(submitted, options, row))
 
         await interaction.response.send_modal(EditModal(row, resubmit))
 

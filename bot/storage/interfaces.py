@@ -20,6 +20,7 @@ from bot.storage.types import (
     BudgetRules,
     GuildSettings,
     JobRow,
+    MemberDefaults,
     NewJob,
     RequestContext,
     Usage,
@@ -171,6 +172,22 @@ class RequestRepository(Protocol):
     async def request_context(self, guild_id: int, user_id: int, at: float) -> RequestContext: ...
 
 
+class MemberRepository(Protocol):
+    """Members' own defaults for /imagine, per server; ``guild_id`` None: their personal ones."""
+
+    async def member_defaults(self, guild_id: int | None, user_id: int) -> MemberDefaults: ...
+
+    async def update_member_defaults(
+        self, guild_id: int | None, user_id: int, **changes: object
+    ) -> MemberDefaults:
+        """Set some defaults (``None`` clears one); returns the row as this write left it."""
+        ...
+
+    async def reset_member_defaults(self, guild_id: int | None, user_id: int) -> bool:
+        """Forget every default; False if there were none."""
+        ...
+
+
 class Database(Protocol):
     """The bot's database: one repository per concern, plus its lifecycle."""
 
@@ -188,6 +205,8 @@ class Database(Protocol):
     def reports(self) -> ReportRepository: ...
     @property
     def requests(self) -> RequestRepository: ...
+    @property
+    def members(self) -> MemberRepository: ...
 
     async def close(self) -> None: ...
 

@@ -121,6 +121,7 @@ class GuildSettings:
     log_channel_id: int | None = None
     daily_credits: int | None = None
     server_cap: int | None = None
+    allow_private: bool | None = None
 
 
 GUILD_SETTING_COLUMNS: tuple[str, ...] = (
@@ -135,7 +136,23 @@ GUILD_SETTING_COLUMNS: tuple[str, ...] = (
     "log_channel_id",
     "daily_credits",
     "server_cap",
+    "allow_private",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDefaults:
+    """A member's own defaults for /imagine in one server (or their personal ones); ``None``
+    means "not chosen": the server's default applies."""
+
+    model: str | None = None
+    aspect_ratio: str | None = None
+    count: int | None = None
+    enhance_prompt: bool | None = None
+    private: bool | None = None
+
+
+MEMBER_DEFAULT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MemberDefaults))
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,11 @@ def describe_settings(gs: GuildSettings, bot_default_model: str) -> dict[str, st
         if gs.max_images
         else texts.ADMIN_CONFIG_MAX_IMAGES_DEFAULT(count=MAX_IMAGES),
         "timezone": gs.timezone,
+        "allow_private": (
+            texts.ADMIN_CONFIG_PRIVATE_FORBIDDEN()
+            if gs.allow_private is False
+            else texts.ADMIN_CONFIG_PRIVATE_ALLOWED()
+        ),
         "cooldown_seconds": (
             texts.ADMIN_CONFIG_COOLDOWN(seconds=gs.cooldown_seconds)
             if gs.cooldown_seconds
@@ -120,6 +125,7 @@ async def config_show(interaction: Interaction) -> None:
     max_images=f"Most images per request, 1-{MAX_IMAGES}",
     timezone="IANA timezone for daily budgets, e.g. Europe/Paris",
     cooldown_seconds=f"Seconds a member waits between requests, 0-{MAX_COOLDOWN_S}",
+    allow_private="Let members have their results sent to them by DM (default: allowed)",
     reset="Put this setting back to its default",
 )
 @app_commands.choices(
@@ -139,6 +145,7 @@ async def config_set(
     max_images: app_commands.Range[int, 1, MAX_IMAGES] | None = None,
     timezone: app_commands.Range[str, 1, 64] | None = None,
     cooldown_seconds: app_commands.Range[int, 0, MAX_COOLDOWN_S] | None = None,
+    allow_private: bool | None = None,
     reset: str | None = None,
 ) -> None:
     guild_id = guild_id_of(interaction)
@@ -151,6 +158,7 @@ async def config_set(
         "max_images": max_images,
         "timezone": timezone,
         "cooldown_seconds": cooldown_seconds,
+        "allow_private": allow_private,
     }
     changes = {name: value for name, value in given.items() if value is not None}
     change = await admin_of(interaction).set_config(

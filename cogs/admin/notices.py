@@ -146,8 +146,12 @@ async def mirror_generation(
     if channel_id is None:
         return
     row = await admin.job(job.job_id)
+    # A private result sits in its member's DMs: no link, and the text says where it went.
+    private = bool(job.options.private) and job.channel_id is not None
     link = (
-        jump_url(job.guild_id, job.channel_id, message.id) if job.channel_id is not None else None
+        jump_url(job.guild_id, job.channel_id, message.id)
+        if job.channel_id is not None and not private
+        else None
     )
     embed = generation_embed(
         user_id=job.user_id,
@@ -159,11 +163,12 @@ async def mirror_generation(
         link=link,
         job_id=job.job_id,
     )
-    content = (
-        texts.NOTICE_GENERATED_IN(user_id=job.user_id, channel_id=job.channel_id)
-        if job.channel_id is not None
-        else texts.NOTICE_GENERATED(user_id=job.user_id)
-    )
+    if private:
+        content = texts.NOTICE_GENERATED_PRIVATE(user_id=job.user_id, channel_id=job.channel_id)
+    elif job.channel_id is not None:
+        content = texts.NOTICE_GENERATED_IN(user_id=job.user_id, channel_id=job.channel_id)
+    else:
+        content = texts.NOTICE_GENERATED(user_id=job.user_id)
     await post_to_log_channel(
         bot, job.guild_id, channel_id=channel_id, content=content, embed=embed
     )

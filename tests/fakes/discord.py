@@ -148,6 +148,7 @@ ERR_UNKNOWN_APPLICATION = (404, 10002, "Unknown Application")
 ERR_INVALID_WEBHOOK_TOKEN = (401, 50027, "Invalid Webhook Token")
 ERR_ALREADY_ACKNOWLEDGED = (400, 40060, "Interaction has already been acknowledged.")
 ERR_UNAUTHORIZED = (401, 0, "401: Unauthorized")
+ERR_CANNOT_DM = (403, 50007, "Cannot send messages to this user")
 
 _DEFAULT_FAULT_BODIES: dict[int, JSON] = {
     400: {"message": "Invalid Form Body", "code": 50035, "errors": {}},
@@ -985,6 +986,7 @@ class FakeDiscord:
         self._attachments: dict[int, RecordedFile] = {}
         self._dm_channels: dict[int, int] = {}  # user id -> dm channel id
         self._dm_channel_users: dict[int, int] = {}  # dm channel id -> user id
+        self._closed_dms: set[int] = set()  # users who don't take DMs from the bot
 
         # interactions
         self.interactions: dict[int, FakeInteraction] = {}
@@ -1177,6 +1179,15 @@ class FakeDiscord:
             self._dm_channels[user_id] = cid
             self._dm_channel_users[cid] = user_id
         return self._dm_channels[user_id]
+
+    def close_dms(self, user: FakeUser | int, closed: bool = True) -> None:
+        """The user's privacy settings refuse the bot's DMs: opening the DM channel still works,
+        as on Discord, but sending in it answers 403 Cannot send messages to this user (50007)."""
+        user_id = user.id if isinstance(user, FakeUser) else user
+        if closed:
+            self._closed_dms.add(user_id)
+        else:
+            self._closed_dms.discard(user_id)
 
     def _dm_channel_payload(self, channel_id: int) -> JSON:
         user = self.find_user(self._dm_channel_users[channel_id])
@@ -1990,6 +2001,8 @@ class FakeDiscord:
 
     async def _h_create_message(self, req: _Request) -> _Reply:
         cid = self._require_channel(req)
+        if self._dm_channel_users.get(cid) in self._closed_dms:
+            raise _HTTPError.of(ERR_CANNOT_DM)
         payload: JSON = req.body if isinstance(req.body, dict) else {}
         return _Reply(200, self._create_message(cid, payload, req.files))
 

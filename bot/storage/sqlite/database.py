@@ -27,6 +27,7 @@ from bot.storage.sqlite.repositories import (
     SQLiteBudgets,
     SQLiteGuilds,
     SQLiteJobs,
+    SQLiteMembers,
     SQLiteModeration,
     SQLiteReports,
     SQLiteRequests,
@@ -79,6 +80,7 @@ class SQLiteDatabase:
         self.audit = SQLiteAudit(self.conn)
         self.reports = SQLiteReports(self.conn)
         self.requests = SQLiteRequests(self.conn, rules)
+        self.members = SQLiteMembers(self.conn)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Self:

@@ -6,7 +6,12 @@ statements built from column lists are built by functions here, from fixed names
 
 from __future__ import annotations
 
-from bot.storage.types import GUILD_SETTING_COLUMNS, JOB_COLUMNS, USAGE_CSV_COLUMNS
+from bot.storage.types import (
+    GUILD_SETTING_COLUMNS,
+    JOB_COLUMNS,
+    MEMBER_DEFAULT_COLUMNS,
+    USAGE_CSV_COLUMNS,
+)
 
 # -- connection and lifecycle --------------------------------------------------------------------
 
@@ -176,6 +181,27 @@ def upsert_guild_settings(columns: list[str]) -> str:
         f"VALUES (?, ?, {values}) "
         f"ON CONFLICT (guild_id) DO UPDATE SET updated_at = excluded.updated_at, {assignments} "
         f"RETURNING {_SETTINGS}"
+    )
+
+
+# -- members' own defaults -----------------------------------------------------------------------
+
+_MEMBER = ", ".join(MEMBER_DEFAULT_COLUMNS)
+
+MEMBER_DEFAULTS = f"SELECT {_MEMBER} FROM member_defaults WHERE guild_id = ? AND user_id = ?"
+RESET_MEMBER_DEFAULTS = "DELETE FROM member_defaults WHERE guild_id = ? AND user_id = ?"
+
+
+def upsert_member_defaults(columns: list[str]) -> str:
+    """Set ``columns`` (names checked against ``MEMBER_DEFAULT_COLUMNS`` by the caller) and
+    return the member's whole row as this statement left it."""
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    values = ", ".join("?" for _ in columns)
+    return (
+        f"INSERT INTO member_defaults (guild_id, user_id, updated_at, {', '.join(columns)}) "
+        f"VALUES (?, ?, ?, {values}) "
+        "ON CONFLICT (guild_id, user_id) DO UPDATE SET updated_at = excluded.updated_at, "
+        f"{assignments} RETURNING {_MEMBER}"
     )
 
 

@@ -13,6 +13,7 @@ from bot.storage.sqlite import queries as q
 from bot.storage.sqlite.connection import Connection, RulesCache
 from bot.storage.types import (
     GUILD_SETTING_COLUMNS,
+    MEMBER_DEFAULT_COLUMNS,
     TERMINAL_STATES,
     USAGE_CSV_COLUMNS,
     AuditRow,
@@ -23,6 +24,7 @@ from bot.storage.types import (
     GuildRules,
     GuildSettings,
     JobRow,
+    MemberDefaults,
     NewJob,
     RequestContext,
     Usage,
@@ -32,7 +34,9 @@ from bot.storage.types import (
 )
 
 SQLITE_INT_MAX = 2**63 - 1
-_BOOL_COLUMNS = frozenset({"enhance_prompt", "add_watermark"})
+_BOOL_COLUMNS = frozenset({"enhance_prompt", "add_watermark", "allow_private", "private"})
+# The key of a member's personal defaults (no server id is 0).
+PERSONAL = 0
 
 
 def now() -> float:
@@ -54,6 +58,16 @@ def _settings(row: aiosqlite.Row | None, guild_id: int) -> GuildSettings:
     values["timezone"] = values["timezone"] or "UTC"
     values["cooldown_seconds"] = values["cooldown_seconds"] or 0
     return GuildSettings(guild_id=guild_id, **values)
+
+
+def _member_defaults(row: aiosqlite.Row | None) -> MemberDefaults:
+    if row is None:
+        return MemberDefaults()
+    values: dict[str, Any] = {
+        c: bool(row[c]) if c in _BOOL_COLUMNS and row[c] is not None else row[c]
+        for c in MEMBER_DEFAULT_COLUMNS
+    }
+    return MemberDefaults(**values)
 
 
 def _usage_line(row: aiosqlite.Row) -> UsageLine:
@@ -253,6 +267,34 @@ class SQLiteGuilds:
                 q.upsert_guild_settings(columns), (guild_id, now(), *values)
             )
         return _settings(row, guild_id)
+
+
+class SQLiteMembers:
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    async def member_defaults(self, guild_id: int | None, user_id: int) -> MemberDefaults:
+        row = await self._db.fetchone(q.MEMBER_DEFAULTS, (guild_id or PERSONAL, user_id))
+        return _member_defaults(row)
+
+    async def update_member_defaults(
+        self, guild_id: int | None, user_id: int, **changes: object
+    ) -> MemberDefaults:
+        """Set some defaults (``None`` clears one) in one upsert that returns the row."""
+        unknown = set(changes) - set(MEMBER_DEFAULT_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown member defaults: {sorted(unknown)}")
+        if not changes:
+            return await self.member_defaults(guild_id, user_id)
+        columns = list(changes)
+        values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
+        row = await self._db.fetchone(
+            q.upsert_member_defaults(columns), (guild_id or PERSONAL, user_id, now(), *values)
+        )
+        return _member_defaults(row)
+
+    async def reset_member_defaults(self, guild_id: int | None, user_id: int) -> bool:
+        return await self._db.execute(q.RESET_MEMBER_DEFAULTS, (guild_id or PERSONAL, user_id)) == 1
 
 
 class SQLiteModeration:

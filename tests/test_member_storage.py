@@ -1,0 +1,55 @@
+"""Members' own defaults in the SQLite backend: per member per server, a personal row apart,
+one upsert returning what it wrote, a reset; and a server's ``allow_private`` setting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.storage import MemberDefaults, MemberRepository
+from bot.storage.sqlite import SQLiteDatabase, load_migrations
+
+GUILD = 1000
+USER = 42
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
+    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as database:
+        yield database
+
+
+async def test_defaults_are_kept_per_member_per_server_and_personally(db: SQLiteDatabase) -> None:
+    members: MemberRepository = db.members
+    assert await db.schema_version() == len(load_migrations())
+    assert await members.member_defaults(GUILD, USER) == MemberDefaults()
+    written = await members.update_member_defaults(GUILD, USER, aspect_ratio="16:9", private=True)
+    assert written == MemberDefaults(aspect_ratio="16:9", private=True)
+    written = await members.update_member_defaults(GUILD, USER, count=3, private=None)
+    assert written == MemberDefaults(aspect_ratio="16:9", count=3)
+    assert await members.member_defaults(GUILD, USER) == written
+    # Another server and the personal row (DMs, user installs) are apart.
+    assert await members.member_defaults(GUILD + 1, USER) == MemberDefaults()
+    await members.update_member_defaults(None, USER, enhance_prompt=False)
+    assert await members.member_defaults(None, USER) == MemberDefaults(enhance_prompt=False)
+    assert await members.member_defaults(GUILD, USER) == written
+
+    assert await members.reset_member_defaults(GUILD, USER) is True
+    assert await members.reset_member_defaults(GUILD, USER) is False
+    assert await members.member_defaults(GUILD, USER) == MemberDefaults()
+    with pytest.raises(ValueError):
+        await members.update_member_defaults(GUILD, USER, seed=1)
+
+
+async def test_allow_private_is_a_server_setting_seen_by_the_next_request(
+    db: SQLiteDatabase,
+) -> None:
+    assert (await db.guilds.guild_settings(GUILD)).allow_private is None
+    await db.requests.request_context(GUILD, USER, 0.0)  # cached
+    assert (
+        await db.guilds.update_guild_settings(GUILD, allow_private=False)
+    ).allow_private is False
+    ctx = await db.requests.request_context(GUILD, USER, 0.0)
+    assert ctx.settings.allow_private is False
