@@ -629,7 +629,8 @@ HELP_COMMANDS_FIELD: Final = Text("help.commands_field", "Commands")
 HELP_COMMANDS: Final = Text(
     "help.commands",
     "`/imagine prompt` — make 1-{max_images} images; options: model, aspect_ratio, count, seed, "
-    "negative_prompt, enhance_prompt\n"
+    "negative_prompt, enhance_prompt, spoiler, private\n"
+    "`/settings` — your own defaults for /imagine, and private results by DM\n"
     "`/quota` — your credits today and when they reset\n"
     "`/history` — your last 10 generations\n"
     "`/help` — this message\n"

@@ -29,7 +29,12 @@ async def test_process_logs_in_syncs_and_answers_help(stack: Stack) -> None:
         text = str(embed)
         for model in ("Imagen 4 Fast", "Imagen 4 Ultra", "Imagen 4 Preview"):
             assert model in text
-        assert "/imagine" in text and "/quota" in text
+        # /help names every command the bot synced, and every option of /imagine.
+        for command in stack.discord.global_commands:
+            assert f"`/{command['name']}" in text, command["name"]
+            if command["name"] == "imagine":
+                for option in command["options"]:
+                    assert option["name"] in text, option["name"]
         assert await bot.terminate() == 0
     finally:
         bot.close()
