@@ -92,8 +92,8 @@ def _ram_gib() -> float:
     return 0.0
 
 
-def machine() -> dict[str, str]:
-    """What the figures were measured on."""
+def machine(moment: str = "end") -> dict[str, str]:
+    """What the figures were measured on, and the load at this ``moment`` of the run."""
     return {
         "cpu": f"{_cpu_model()}, {os.cpu_count()} cores",
         "ram": f"{_ram_gib():.1f} GiB",
@@ -102,7 +102,7 @@ def machine() -> dict[str, str]:
         "discord.py": discord.__version__,
         "aiohttp": aiohttp.__version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": f"1-min load average {os.getloadavg()[0]:.2f} at the end of the run",
+        "load": f"1-min load average {os.getloadavg()[0]:.2f} at the {moment} of the run",
     }
 
 
