@@ -43,12 +43,13 @@ from bench.common import (
     bench_main,
     bench_stack,
     collector_paused,
+    cprofiled,
     cpu_seconds,
     ms,
     percentile,
-    profiled,
     realistic_png,
     start_bot,
+    thread_cpu_seconds,
 )
 from bench.legs import LEGS, legs_of
 from bench.stalls import THRESHOLD_S, witness
@@ -89,14 +90,21 @@ async def warm_up(fake: FakeDiscord, kind: str) -> None:
 
 
 async def burst(
-    kind: str, users: int, spread: float, tmp: Path, profile: str | None = None
+    kind: str, users: int, spread: float, tmp: Path, profile: Path | None = None
 ) -> dict[str, Any]:
-    """Start ``kind`` ("bot" or "bare"), warm it up, dispatch the burst, collect the acks."""
+    """Start ``kind`` ("bot" or "bare"), warm it up, dispatch the burst, collect the acks.
+
+    With ``profile``, the child's main thread is cProfiled over the burst into that file."""
     realistic_png("16:9", 0)  # encode before the clock starts: the fake serves it later
     legs_path = tmp / "legs.json"
     async with bench_stack(tmp, api_latency=API_LATENCY_S) as stack:
         started = await start_bot(
-            stack, kind, legs=legs_path, DEFAULT_DAILY_CREDITS="1000", SHUTDOWN_GRACE_S="1"
+            stack,
+            kind,
+            legs=legs_path,
+            profile=profile,
+            DEFAULT_DAILY_CREDITS="1000",
+            SHUTDOWN_GRACE_S="1",
         )
         try:
             fake = stack.discord
@@ -104,9 +112,10 @@ async def burst(
             loop = asyncio.get_running_loop()
             interactions: list[FakeInteraction] = []
             cpu_before = cpu_seconds(started.pid)
+            threads_before = thread_cpu_seconds(started.pid)
             async with witness() as stalls:
                 with collector_paused():
-                    async with profiled(started.pid, profile, f"ack-{kind}"):
+                    async with cprofiled(started.pid, profile):
                         t0 = loop.time()
                         for i in range(users):
                             delay = t0 + i * spread / users - loop.time()
@@ -124,6 +133,10 @@ async def burst(
                             with contextlib.suppress(TimeoutError):
                                 await it.wait_response(max(0.0, deadline - loop.time()))
             cpu = cpu_seconds(started.pid) - cpu_before
+            threads = {
+                name: seconds - threads_before.get(name, 0.0)
+                for name, seconds in thread_cpu_seconds(started.pid).items()
+            }
             acked = [it for it in interactions if acknowledged_in_time(it)]
             types = collections.Counter(it.response.type for it in acked if it.response)
             probe = await read_probe(started, legs_path)
@@ -143,6 +156,7 @@ async def burst(
         "dispatched_in": dispatched_in,
         "interactions": users,
         "cpu_seconds": cpu,
+        "thread_cpu_seconds": threads,
         "legs": legs_of(probe["interactions"], stamps),
         "stalls": during(stalls, window),
         "collections": collected,
@@ -196,11 +210,20 @@ def summarise(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "p99": percentile(pooled, 99),
         "max": max(pooled, default=float("nan")),
         "cpu": sum(r["cpu_seconds"] for r in rounds) / interactions,
+        "thread_cpu": thread_split(rounds, interactions),
         "legs": legs,
         "stalls": stalls,
         "collections": collections,
         "collections_in_wait": in_wait,
     }
+
+
+def thread_split(rounds: Sequence[dict[str, Any]], interactions: int) -> dict[str, float]:
+    """CPU seconds per interaction of each thread (by name) over every round, busiest first."""
+    pooled: collections.Counter[str] = collections.Counter()
+    for r in rounds:
+        pooled.update(r.get("thread_cpu_seconds", {}))
+    return {name: seconds / interactions for name, seconds in pooled.most_common() if seconds}
 
 
 def cpu_ratio(bare: dict[str, Any], bot: dict[str, Any]) -> float:
@@ -239,10 +262,13 @@ async def run(size: str, profile: str | None = None) -> Result:
     users, spread, rounds = SIZES[size]
     result = Result("Interaction acknowledgement", "")
     runs: dict[str, list[dict[str, Any]]] = {"bare": [], "bot": []}
+    if profile:
+        await asyncio.to_thread(Path(profile).mkdir, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-ack-") as tmp:
         for n in range(rounds):  # alternate, so drift in the machine's load hits both alike
             for kind in ("bare", "bot"):
-                data = await burst(kind, users, spread, Path(tmp) / f"{kind}{n}", profile)
+                stats_path = Path(profile) / f"{kind}{n}.pstats" if profile else None
+                data = await burst(kind, users, spread, Path(tmp) / f"{kind}{n}", stats_path)
                 runs[kind].append(data)
     b, r = summarise(runs["bare"]), summarise(runs["bot"])
     dispatched = max(d["dispatched_in"] for d in runs["bot"])
@@ -268,6 +294,10 @@ async def run(size: str, profile: str | None = None) -> Result:
             f"{name}: CPU per interaction, all rounds (each round)",
             f"{ms_short(stats['cpu'])} ms ({ms_short(min(per_round))}-"
             f"{ms_short(max(per_round))} ms)",
+        )
+        result.add(
+            f"{name}: CPU per interaction by thread",
+            ", ".join(f"{t} {ms_short(s)} ms" for t, s in stats["thread_cpu"].items()),
         )
         result.add(f"{name}: legs, p50 / p99 in ms", describe_legs(stats["legs"]))
         stalls, collections = stats["stalls"], stats["collections"]

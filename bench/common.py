@@ -17,6 +17,7 @@ import io
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -32,10 +33,10 @@ import discord.http
 from aiohttp import web
 from PIL import Image, ImageChops
 
-from bench.legs import LEGS_ENV
+from bench.legs import LEGS_ENV, PROFILE_ENV
 from tests.fakes.aimlapi import SIZES, FakeAimlApi
 from tests.fakes.discord import FakeDiscord
-from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack
+from tests.harness import AIMLAPI_KEY, DISCORD_TOKEN, BotProcess, Stack, eventually
 
 SIZES_CHOICES = ("small", "full")
 
@@ -69,7 +70,8 @@ def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="record py-spy profiles (collapsed stacks) of the bot during the measured part here",
+        help="profile the bot during the measured part into this directory (bench.ack: cProfile "
+        "stats per round, read them with bench.profile_ack; the others: py-spy stacks)",
     )
     return parser.parse_args(argv)
 
@@ -90,8 +92,8 @@ def _ram_gib() -> float:
     return 0.0
 
 
-def machine() -> dict[str, str]:
-    """What the figures were measured on."""
+def machine(moment: str = "end") -> dict[str, str]:
+    """What the figures were measured on, and the load at this ``moment`` of the run."""
     return {
         "cpu": f"{_cpu_model()}, {os.cpu_count()} cores",
         "ram": f"{_ram_gib():.1f} GiB",
@@ -100,7 +102,7 @@ def machine() -> dict[str, str]:
         "discord.py": discord.__version__,
         "aiohttp": aiohttp.__version__,
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "load": f"1-min load average {os.getloadavg()[0]:.2f} at the end of the run",
+        "load": f"1-min load average {os.getloadavg()[0]:.2f} at the {moment} of the run",
     }
 
 
@@ -199,6 +201,19 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def thread_cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU time so far of a process's main thread (its event loop) and of its
+    other threads together (aiosqlite's, the executors'), from /proc/<pid>/task/*/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {"event loop": 0.0, "other threads": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended since the listing
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+            which = "event loop" if task.name == str(pid) else "other threads"
+            out[which] += (int(fields[11]) + int(fields[12])) / ticks
+    return out
 
 
 def reset_peak(pid: int) -> bool:
@@ -311,14 +326,25 @@ class BenchBotProcess(BotProcess):
     """The real bot (``python -m bot run``) or the bare one (``python -m bench.bare_bot``:
     discord.py alone, same intents, /imagine only defers). With ``legs``, either is started
     through ``python -m bench.legs``, which times each interaction's way through the process
-    and writes the times there (see bench/legs.py)."""
+    and writes the times there (see bench/legs.py); with ``profile`` as well, that wrapper
+    also runs cProfile between two SIGUSR2 and writes the stats there."""
 
-    def __init__(self, stack: Stack, kind: str, legs: Path | None, **overrides: str) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        kind: str,
+        legs: Path | None,
+        profile: Path | None = None,
+        **overrides: str,
+    ) -> None:
         super().__init__(stack, **overrides)
         self.kind = kind
         self.legs = legs
         if legs is not None:
             self.env[LEGS_ENV] = str(legs)
+        if profile is not None:
+            assert legs is not None, "the profiler is installed by the legs wrapper"
+            self.env[PROFILE_ENV] = str(profile)
 
     def command(self) -> list[str]:
         target = ["bench.bare_bot"] if self.kind == "bare" else ["bot", *self.args]
@@ -356,10 +382,16 @@ async def wait_log(process: BotProcess, needle: str, timeout: float, poll: float
 
 
 async def start_bot(
-    stack: Stack, kind: str, *, timeout: float = 120.0, legs: Path | None = None, **overrides: str
+    stack: Stack,
+    kind: str,
+    *,
+    timeout: float = 120.0,
+    legs: Path | None = None,
+    profile: Path | None = None,
+    **overrides: str,
 ) -> Started:
     """Launch the real bot (``kind="bot"``) or the bare one (``"bare"``) and wait for on_ready."""
-    process = BenchBotProcess(stack, kind, legs, LOG_LEVEL="INFO", **overrides)
+    process = BenchBotProcess(stack, kind, legs, profile, LOG_LEVEL="INFO", **overrides)
     launched = time.perf_counter()
     process.start()
     try:
@@ -388,6 +420,22 @@ def collector_paused() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
+async def cprofiled(pid: int, path: Path | None, timeout: float = 30.0) -> AsyncIterator[None]:
+    """cProfile a child started with ``profile=path`` (see BenchBotProcess) over the block; the
+    stats are in ``path`` when it ends. Nothing without a path."""
+    if path is None:
+        yield
+        return
+    await asyncio.to_thread(path.unlink, missing_ok=True)
+    os.kill(pid, signal.SIGUSR2)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGUSR2)
+        await eventually(path.exists, timeout, f"the profile in {path}")
+
+
+@contextlib.asynccontextmanager
 async def profiled(pid: int, out_dir: str | None, name: str) -> AsyncIterator[None]:
     """py-spy the process ``pid`` for the duration of the block (if ``out_dir`` is given).
 
@@ -397,7 +445,6 @@ async def profiled(pid: int, out_dir: str | None, name: str) -> AsyncIterator[No
         yield
         return
     import shutil
-    import signal
     import subprocess
 
     exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))

@@ -25,6 +25,7 @@ legs show as missing in the report.
 
 from __future__ import annotations
 
+import cProfile
 import functools
 import gc
 import json
@@ -39,6 +40,9 @@ from types import FrameType
 from typing import Any
 
 LEGS_ENV = "BENCH_LEGS"
+# With this set to a path, SIGUSR2 starts cProfile and the next SIGUSR2 stops it and writes the
+# stats there (bench/profile_ack.py reads them).
+PROFILE_ENV = "BENCH_PROFILE"
 # (name, from, to): "sent" and "callback" are the fake Discord's own stamps.
 LEGS = (
     ("gateway to bot", "sent", "frame"),
@@ -141,10 +145,34 @@ def legs_of(
     return out
 
 
+def install_profiler(path: Path) -> None:
+    """cProfile between two SIGUSR2, on the main thread (the event loop's); the stats of the
+    span go to ``path`` in pstats format, replaced in one step so a reader never sees half.
+
+    Timed by the thread's CPU clock, not the wall clock: time in epoll, or waiting for the GIL
+    while another thread holds it, is not this thread's work and would swamp it."""
+    profiler = cProfile.Profile(time.thread_time)
+    running = [False]
+
+    def toggle(signum: int, frame: FrameType | None) -> None:
+        if running[0]:
+            profiler.disable()
+            partial = path.with_suffix(".partial")
+            profiler.dump_stats(partial)
+            partial.replace(path)
+        else:
+            profiler.enable()
+        running[0] = not running[0]
+
+    signal.signal(signal.SIGUSR2, toggle)
+
+
 def main(argv: Sequence[str]) -> None:
     if not argv:
         raise SystemExit("usage: python -m bench.legs MODULE [ARGS...]")
     path = Path(os.environ[LEGS_ENV])
+    if os.environ.get(PROFILE_ENV):
+        install_profiler(Path(os.environ[PROFILE_ENV]))
     times: Times = {}
     missing = install(times)
     if missing:

@@ -23,11 +23,13 @@ BENCHMARKS: tuple[tuple[str, Callable[[str], Coroutine[Any, Any, Result]]], ...]
 )
 
 
-def markdown(results: Sequence[Result]) -> str:
+def markdown(results: Sequence[Result], started: dict[str, str] | None = None) -> str:
+    """The table, headed by the machine, when the run started and ended, and the load then."""
     info = machine()
+    since = f"from {started['date']} ({started['load']}) to " if started else ""
     lines = [
         f"Measured on {info['cpu']}, {info['ram']} RAM, {info['os']}; Python {info['python']}, "
-        f"discord.py {info['discord.py']}, aiohttp {info['aiohttp']}; {info['date']} "
+        f"discord.py {info['discord.py']}, aiohttp {info['aiohttp']}; {since}{info['date']} "
         f"({info['load']}).",
         "",
         "| benchmark | command | figures | target | met |",
@@ -50,12 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", metavar="PATH", help="write the results table here")
     args = parser.parse_args(argv)
     results: list[Result] = []
+    started = machine("start")
     for module, run in BENCHMARKS:
         result = asyncio.run(run(args.size))
         result.command = command_line(module, args)
         report(result, argparse.Namespace(json=None))
         results.append(result)
-    table = markdown(results)
+    table = markdown(results, started)
     print("\n" + table)
     if args.markdown:
         Path(args.markdown).write_text(table)

@@ -104,7 +104,8 @@ class GenerationService:
         self.ledger = ledger
         self.queue = queue
         self.policy = policy
-        self._rng = rng or random.SystemRandom()
+        # Seeds are shown to users and need no secrecy: no system call per request for one.
+        self._rng = rng or random.Random()
         self._clock = clock
         self.accepting = True
 

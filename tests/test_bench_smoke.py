@@ -71,3 +71,8 @@ def test_benchmark_runs_at_small_size(name: str, tmp_path: Path) -> None:
                 name: users for name, _, _ in LEGS
             }
             assert all(0 <= d < 10 for v in stats["legs"].values() for d in v)
+        # CPU split by thread (/proc ticks: a small burst may take none on one of them).
+        for kind in ("bare", "bot"):
+            for r in raw[kind]:
+                assert set(r["thread_cpu_seconds"]) == {"event loop", "other threads"}
+                assert all(s >= 0 for s in r["thread_cpu_seconds"].values())

@@ -93,11 +93,18 @@ BUTTONS: tuple[type[JobButton], ...] = (
 def cancel_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(CancelButton(job_id))
-    return view
+    return _unlistened(view)
 
 
 def result_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     for button in (RerollButton, EditButton, DetailsButton, DeleteButton):
         view.add_item(button(job_id))
+    return _unlistened(view)
+
+
+def _unlistened(view: discord.ui.View) -> discord.ui.View:
+    """A view of dynamic buttons only, stopped: their clicks reach the bot through the dynamic
+    items registered at start-up, so discord.py need not file a copy of it per message sent."""
+    view.stop()
     return view
