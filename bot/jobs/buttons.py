@@ -96,8 +96,26 @@ def cancel_view(job_id: int) -> discord.ui.View:
     return view
 
 
+RESULT_BUTTONS: tuple[type[JobButton], ...] = (
+    RerollButton,
+    EditButton,
+    DetailsButton,
+    DeleteButton,
+)
+
+
 def result_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    for button in (RerollButton, EditButton, DetailsButton, DeleteButton):
+    for button in RESULT_BUTTONS:
         view.add_item(button(job_id))
     return view
+
+
+def is_result_of(message: discord.Message, job_id: int) -> bool:
+    """The message carries the job's result buttons (its queue ticket carries only Cancel)."""
+    wanted = {f"imagen:{button.action}:{job_id}" for button in RESULT_BUTTONS}
+    return any(
+        getattr(child, "custom_id", None) in wanted
+        for row in message.components
+        for child in getattr(row, "children", ())
+    )
