@@ -7,6 +7,8 @@ must correct what the dead one left on Discord and settle its jobs by what Disco
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 from tests.fakes.discord import FakeInteraction
@@ -200,3 +202,33 @@ async def test_kill_before_the_post_lands_is_refunded(stack: Stack) -> None:
     finally:
         for proc in (first, second):
             proc.close()
+
+
+async def test_a_token_is_dropped_when_it_expires_though_its_job_is_still_open(
+    stack: Stack,
+) -> None:
+    # The interaction reaches the bot with 10 s left of the time it uses the token for.
+    stack.discord.interaction_age_s = 15 * 60 - 30 - 10
+    proc = BotProcess(stack, **ENV, GENERATION_TIMEOUT_S="300")
+    try:
+        await proc.start_and_wait_ready()
+        stack.api.latency = 300.0
+        it = await submit(stack, stack.discord.member, "a slow lighthouse")
+
+        async def reply() -> dict[str, Any]:
+            (row,) = await db_rows(stack, "SELECT message_id, token FROM job_replies")
+            return row
+
+        await eventually(lambda: stack.api.in_flight == 1, 30, "the call in flight")
+        assert (await reply())["token"] == it.token
+        deadline = time.monotonic() + 60
+        while (row := await reply())["token"] is not None:
+            assert time.monotonic() < deadline, "the expired token is still stored"
+            await asyncio.sleep(0.5)
+        # Still open: only the token went, the message id is kept for a restart.
+        assert row["message_id"] == it.original_message_id
+        (job,) = await db_rows(stack, "SELECT state FROM jobs")
+        assert job["state"] == "running"
+        assert it.token not in proc.log()
+    finally:
+        proc.close()
