@@ -184,6 +184,29 @@ async def test_a_result_posted_in_the_channel_before_the_kill_is_found_there(
             proc.close()
 
 
+async def test_a_result_the_bot_cannot_see_in_its_channel_is_found_through_the_token(
+    stack: Stack,
+) -> None:
+    first = BotProcess(stack, **ENV)
+    second = BotProcess(stack, **ENV)
+    channel = stack.discord.default_channel.id
+    try:
+        it, _ = await kill_while_posting(stack, first, RESULT_EDIT, None)
+        result = await delivered(it)
+        # Like a user install in a server without the bot: it may not read the channel.
+        stack.discord.inject("GET", rf"/channels/{channel}/messages.*", 403, times=None)
+
+        await second.start_and_wait_ready()
+        (row,) = await db_rows(stack, "SELECT state, credits_charged, message_id FROM jobs")
+        assert (row["state"], row["credits_charged"]) == ("done", 1)
+        assert row["message_id"] == int(result["id"])
+        assert channel_posts(stack) == []
+        assert await second.terminate() == 0
+    finally:
+        for proc in (first, second):
+            proc.close()
+
+
 async def test_kill_before_the_post_lands_is_refunded(stack: Stack) -> None:
     first = BotProcess(stack, **ENV)
     second = BotProcess(stack, **ENV)

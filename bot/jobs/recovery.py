@@ -53,15 +53,29 @@ async def settle_maybe_posted(
 
 async def find_result(client: discord.Client, left: LeftOpen) -> int | None:
     """The id of the message carrying the job's result buttons: its original response, or a
-    post in its channel (where the result goes once the token has expired)."""
+    post in its channel (where the result goes once the token has expired). Raises what a call
+    to Discord raises when Discord could not answer."""
     row = left.row
+    reply = left.reply
+    reached = _through_token(client, left)
+    if reached is not None:
+        # Through the token first: it sees the response where the bot cannot read the channel
+        # (a user install in a server without the bot).
+        webhook, message_id = reached
+        try:
+            response = await webhook.fetch_message(message_id)
+        except discord.HTTPException as exc:
+            log.info("could not fetch the reply of job %d (%s)", row.id, why(exc))
+        else:
+            if is_result_of(response, row.id):
+                return response.id
     if row.channel_id is None or client.user is None:
         return None
     channel = client.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
     try:
-        if left.reply is not None and left.reply.message_id is not None:
+        if reply is not None and reply.message_id is not None:
             try:
-                message = await channel.fetch_message(left.reply.message_id)
+                message = await channel.fetch_message(reply.message_id)
             except discord.NotFound:
                 pass
             else:
@@ -75,17 +89,26 @@ async def find_result(client: discord.Client, left: LeftOpen) -> int | None:
     return None
 
 
+def _through_token(client: discord.Client, left: LeftOpen) -> tuple[discord.Webhook, int] | None:
+    """The job's interaction as a webhook, and its response's id, while its token is valid."""
+    reply = left.reply
+    if reply is None or not reply.token or not reply.message_id or not client.application_id:
+        return None
+    webhook = discord.Webhook.partial(client.application_id, reply.token, client=client)
+    return webhook, reply.message_id
+
+
 async def tell_interrupted(client: discord.Client, left: LeftOpen) -> None:
     """Replace the job's ticket or "generating…" message with what happened, its buttons
     removed; without a valid token, say it in the job's channel (pinging only its owner)."""
     row = left.row
     text = texts.INTERRUPTED(job_id=row.id)
-    reply = left.reply
-    if reply is not None and reply.token and reply.message_id and client.application_id:
-        webhook = discord.Webhook.partial(client.application_id, reply.token, client=client)
+    reached = _through_token(client, left)
+    if reached is not None:
+        webhook, message_id = reached
         try:
             await webhook.edit_message(
-                reply.message_id, content=text, view=None, allowed_mentions=NO_PINGS
+                message_id, content=text, view=None, allowed_mentions=NO_PINGS
             )
             return
         except DISCORD_FAILURES as exc:
