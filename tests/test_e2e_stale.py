@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from tests.fakes.discord import FakeInteraction
 from tests.harness import BotProcess, Stack, eventually
@@ -21,6 +24,15 @@ INTERRUPTED = (
     "Please try again in a minute."
 )
 RESULT_EDIT = r"/webhooks/\d+/[^/]+/messages/@original"
+
+
+@pytest.fixture
+def procs(stack: Stack) -> Iterator[tuple[BotProcess, BotProcess]]:
+    """A bot process to kill and the one started after it, both stopped after the test."""
+    pair = (BotProcess(stack, **ENV), BotProcess(stack, **ENV))
+    yield pair
+    for proc in pair:
+        proc.close()
 
 
 def job_of(it: FakeInteraction, rows: list[dict[str, Any]]) -> int:
@@ -39,73 +51,70 @@ async def corrected(it: FakeInteraction, job_id: int) -> dict[str, Any]:
     return message
 
 
-async def test_sigkill_leaves_no_stale_ticket_and_no_token(stack: Stack) -> None:
+async def test_sigkill_leaves_no_stale_ticket_and_no_token(
+    stack: Stack, procs: tuple[BotProcess, BotProcess]
+) -> None:
     alice, bob, carol = users(stack, 3)
-    first = BotProcess(stack, **ENV)
-    second = BotProcess(stack, **ENV)
-    try:
-        await first.start_and_wait_ready()
-        stack.api.latency = 60.0
-        its = [
-            await submit(stack, alice, "alice 1"),
-            await submit(stack, bob, "bob 1"),
-            await submit(stack, alice, "alice 2"),
-            await submit(stack, carol, "carol 1"),
-        ]
-        await eventually(lambda: stack.api.in_flight == 2, 30, "two calls in flight")
-        for it in its[2:]:
-            await queued_message(it)
-        rows = await db_rows(stack, "SELECT id, prompt, state FROM jobs ORDER BY id")
-        jobs = [job_of(it, rows) for it in its]
-        # Each open job's token is kept with it (in the database file only) while it runs.
-        tokens = await db_rows(stack, "SELECT job_id, token FROM job_replies ORDER BY job_id")
-        assert {r["job_id"]: r["token"] for r in tokens} == {
-            job: it.token for job, it in zip(jobs, its, strict=True)
-        }
+    first, second = procs
+    await first.start_and_wait_ready()
+    stack.api.latency = 60.0
+    its = [
+        await submit(stack, alice, "alice 1"),
+        await submit(stack, bob, "bob 1"),
+        await submit(stack, alice, "alice 2"),
+        await submit(stack, carol, "carol 1"),
+    ]
+    await eventually(lambda: stack.api.in_flight == 2, 30, "two calls in flight")
+    for it in its[2:]:
+        await queued_message(it)
+    rows = await db_rows(stack, "SELECT id, prompt, state FROM jobs ORDER BY id")
+    jobs = [job_of(it, rows) for it in its]
+    # Each open job's token is kept with it (in the database file only) while it runs.
+    tokens = await db_rows(stack, "SELECT job_id, token FROM job_replies ORDER BY job_id")
+    assert {r["job_id"]: r["token"] for r in tokens} == {
+        job: it.token for job, it in zip(jobs, its, strict=True)
+    }
 
-        first.kill()
-        stack.api.latency = 0.0
-        # One ticket's token has expired meanwhile: its message can't be edited any more.
-        stack.discord.expire_token(its[3].token)
-        await second.start_and_wait_ready()
+    first.kill()
+    stack.api.latency = 0.0
+    # One ticket's token has expired meanwhile: its message can't be edited any more.
+    stack.discord.expire_token(its[3].token)
+    await second.start_and_wait_ready()
 
-        for it, job in zip(its[:3], jobs[:3], strict=True):
-            message = await corrected(it, job)
-            assert message["components"] == []
-            assert not message["attachments"]
-        # The expired one: told in the channel instead, pinging only its owner.
-        (notice,) = await eventually(lambda: channel_posts(stack), 30, "the channel notice")
-        assert notice["content"] == f"<@{carol.user.id}> " + INTERRUPTED.format(jobs[3])
-        assert notice["allowed_mentions"] == {"parse": [], "users": [carol.user.id]}
-        stale = its[3].original_message()
-        assert stale is not None and "position" in stale["content"]
+    for it, job in zip(its[:3], jobs[:3], strict=True):
+        message = await corrected(it, job)
+        assert message["components"] == []
+        assert not message["attachments"]
+    # The expired one: told in the channel instead, pinging only its owner.
+    (notice,) = await eventually(lambda: channel_posts(stack), 30, "the channel notice")
+    assert notice["content"] == f"<@{carol.user.id}> " + INTERRUPTED.format(jobs[3])
+    assert notice["allowed_mentions"] == {"parse": [], "users": [carol.user.id]}
+    stale = its[3].original_message()
+    assert stale is not None and "position" in stale["content"]
 
-        # A click on its dead Cancel is answered, and corrects the ticket. (The corrected ones
-        # have no button left to click.)
-        assert its[3].original_message_id is not None
-        click = await stack.discord.click(
-            its[3].original_message_id, f"imagen:cancel:{jobs[3]}", user=carol
-        )
-        answer = await click.wait_response(30)
-        assert answer.type == 7, answer
-        assert answer.data["content"] == INTERRUPTED.format(jobs[3])
-        assert answer.data["components"] == []
-        stale = its[3].original_message()
-        assert stale is not None and stale["content"] == INTERRUPTED.format(jobs[3])
-        assert stale["components"] == []
+    # A click on its dead Cancel is answered, and corrects the ticket. (The corrected ones
+    # have no button left to click.)
+    assert its[3].original_message_id is not None
+    click = await stack.discord.click(
+        its[3].original_message_id, f"imagen:cancel:{jobs[3]}", user=carol
+    )
+    answer = await click.wait_response(30)
+    assert answer.type == 7, answer
+    assert answer.data["content"] == INTERRUPTED.format(jobs[3])
+    assert answer.data["components"] == []
+    stale = its[3].original_message()
+    assert stale is not None and stale["content"] == INTERRUPTED.format(jobs[3])
+    assert stale["components"] == []
 
-        rows = await db_rows(stack, "SELECT state, credits_charged FROM jobs ORDER BY id")
-        assert [(r["state"], r["credits_charged"]) for r in rows] == [("interrupted", 0)] * 4
-        assert await budget(stack) == (0, 0)
-        # Settled: no token is kept, and none was ever written to a log.
-        assert await db_rows(stack, "SELECT * FROM job_replies") == []
-        for proc in (first, second):
-            for it in its:
-                assert it.token not in proc.log()
-        assert await second.terminate() == 0
-    finally:
-        for proc in (first, second):
-            proc.close()
+    rows = await db_rows(stack, "SELECT state, credits_charged FROM jobs ORDER BY id")
+    assert [(r["state"], r["credits_charged"]) for r in rows] == [("interrupted", 0)] * 4
+    assert await budget(stack) == (0, 0)
+    # Settled: no token is kept, and none was ever written to a log.
+    assert await db_rows(stack, "SELECT * FROM job_replies") == []
+    for proc in (first, second):
+        for it in its:
+            assert it.token not in proc.log()
+    assert await second.terminate() == 0
 
 
 async def kill_while_posting(
@@ -126,105 +135,89 @@ async def kill_while_posting(
     return it, int(row["id"])
 
 
-async def test_kill_between_posting_and_recording_is_charged_once(stack: Stack) -> None:
-    first = BotProcess(stack, **ENV)
-    second = BotProcess(stack, **ENV)
-    try:
-        # Discord takes the result, but the bot dies before it hears so and records the charge.
-        it, job = await kill_while_posting(stack, first, RESULT_EDIT, None)
-        result = await delivered(it)
+async def test_kill_between_posting_and_recording_is_charged_once(
+    stack: Stack, procs: tuple[BotProcess, BotProcess]
+) -> None:
+    first, second = procs
+    # Discord takes the result, but the bot dies before it hears so and records the charge.
+    it, job = await kill_while_posting(stack, first, RESULT_EDIT, None)
+    result = await delivered(it)
 
-        await second.start_and_wait_ready()
-        (row,) = await db_rows(
-            stack, "SELECT state, credits_charged, images_delivered, message_id FROM jobs"
-        )
-        assert (row["state"], row["credits_charged"], row["images_delivered"]) == ("done", 1, 1)
-        assert row["message_id"] == int(result["id"])
-        assert await budget(stack) == (0, 1)
-        # No second post, no refund notice, and the result left as it was.
-        assert channel_posts(stack) == []
-        assert len(stack.discord.calls_to("PATCH", RESULT_EDIT)) == 1
-        assert it.original_message() == result
-        assert await db_rows(stack, "SELECT * FROM job_replies") == []
-        assert f"job {job} was posted in message" in second.log()
-        assert await second.terminate() == 0
-    finally:
-        for proc in (first, second):
-            proc.close()
+    await second.start_and_wait_ready()
+    (row,) = await db_rows(
+        stack, "SELECT state, credits_charged, images_delivered, message_id FROM jobs"
+    )
+    assert (row["state"], row["credits_charged"], row["images_delivered"]) == ("done", 1, 1)
+    assert row["message_id"] == int(result["id"])
+    assert await budget(stack) == (0, 1)
+    # No second post, no refund notice, and the result left as it was.
+    assert channel_posts(stack) == []
+    assert len(stack.discord.calls_to("PATCH", RESULT_EDIT)) == 1
+    assert it.original_message() == result
+    assert await db_rows(stack, "SELECT * FROM job_replies") == []
+    assert f"job {job} was posted in message" in second.log()
+    assert await second.terminate() == 0
 
 
 async def test_a_result_posted_in_the_channel_before_the_kill_is_found_there(
-    stack: Stack,
+    stack: Stack, procs: tuple[BotProcess, BotProcess]
 ) -> None:
-    first = BotProcess(stack, **ENV)
-    second = BotProcess(stack, **ENV)
+    first, second = procs
     channel = stack.discord.default_channel.id
-    try:
-        # The token expired, so the result went to the channel; the bot died as it was posted.
-        await kill_while_posting(
-            stack, first, rf"/channels/{channel}/messages", None, token_expired=True
-        )
+    # The token expired, so the result went to the channel; the bot died as it was posted.
+    await kill_while_posting(
+        stack, first, rf"/channels/{channel}/messages", None, token_expired=True
+    )
 
-        def results() -> list[dict[str, Any]]:
-            return [m for m in stack.discord.messages_in(channel) if m["attachments"]]
+    def results() -> list[dict[str, Any]]:
+        return [m for m in stack.discord.messages_in(channel) if m["attachments"]]
 
-        (post,) = await eventually(results, 30, "the result in the channel")
+    (post,) = await eventually(results, 30, "the result in the channel")
 
-        await second.start_and_wait_ready()
-        (row,) = await db_rows(stack, "SELECT state, credits_charged, message_id FROM jobs")
-        assert (row["state"], row["credits_charged"]) == ("done", 1)
-        assert row["message_id"] == int(post["id"])
-        assert await budget(stack) == (0, 1)
-        # No second post and no refund notice.
-        assert len(stack.discord.calls_to("POST", rf"/channels/{channel}/messages")) == 1
-        assert results() == [post]
-        assert await second.terminate() == 0
-    finally:
-        for proc in (first, second):
-            proc.close()
+    await second.start_and_wait_ready()
+    (row,) = await db_rows(stack, "SELECT state, credits_charged, message_id FROM jobs")
+    assert (row["state"], row["credits_charged"]) == ("done", 1)
+    assert row["message_id"] == int(post["id"])
+    assert await budget(stack) == (0, 1)
+    # No second post and no refund notice.
+    assert len(stack.discord.calls_to("POST", rf"/channels/{channel}/messages")) == 1
+    assert results() == [post]
+    assert await second.terminate() == 0
 
 
 async def test_a_result_the_bot_cannot_see_in_its_channel_is_found_through_the_token(
-    stack: Stack,
+    stack: Stack, procs: tuple[BotProcess, BotProcess]
 ) -> None:
-    first = BotProcess(stack, **ENV)
-    second = BotProcess(stack, **ENV)
+    first, second = procs
     channel = stack.discord.default_channel.id
-    try:
-        it, _ = await kill_while_posting(stack, first, RESULT_EDIT, None)
-        result = await delivered(it)
-        # Like a user install in a server without the bot: it may not read the channel.
-        stack.discord.inject("GET", rf"/channels/{channel}/messages.*", 403, times=None)
+    it, _ = await kill_while_posting(stack, first, RESULT_EDIT, None)
+    result = await delivered(it)
+    # Like a user install in a server without the bot: it may not read the channel.
+    stack.discord.inject("GET", rf"/channels/{channel}/messages.*", 403, times=None)
 
-        await second.start_and_wait_ready()
-        (row,) = await db_rows(stack, "SELECT state, credits_charged, message_id FROM jobs")
-        assert (row["state"], row["credits_charged"]) == ("done", 1)
-        assert row["message_id"] == int(result["id"])
-        assert channel_posts(stack) == []
-        assert await second.terminate() == 0
-    finally:
-        for proc in (first, second):
-            proc.close()
+    await second.start_and_wait_ready()
+    (row,) = await db_rows(stack, "SELECT state, credits_charged, message_id FROM jobs")
+    assert (row["state"], row["credits_charged"]) == ("done", 1)
+    assert row["message_id"] == int(result["id"])
+    assert channel_posts(stack) == []
+    assert await second.terminate() == 0
 
 
-async def test_kill_before_the_post_lands_is_refunded(stack: Stack) -> None:
-    first = BotProcess(stack, **ENV)
-    second = BotProcess(stack, **ENV)
-    try:
-        # The bot dies while posting, and the post never reaches Discord.
-        it, job = await kill_while_posting(stack, first, RESULT_EDIT, 500)
+async def test_kill_before_the_post_lands_is_refunded(
+    stack: Stack, procs: tuple[BotProcess, BotProcess]
+) -> None:
+    first, second = procs
+    # The bot dies while posting, and the post never reaches Discord.
+    it, job = await kill_while_posting(stack, first, RESULT_EDIT, 500)
 
-        await second.start_and_wait_ready()
-        message = await corrected(it, job)
-        assert message["components"] == [] and not message["attachments"]
-        (row,) = await db_rows(stack, "SELECT state, credits_charged FROM jobs")
-        assert (row["state"], row["credits_charged"]) == ("interrupted", 0)
-        assert await budget(stack) == (0, 0)
-        assert await db_rows(stack, "SELECT * FROM job_replies") == []
-        assert await second.terminate() == 0
-    finally:
-        for proc in (first, second):
-            proc.close()
+    await second.start_and_wait_ready()
+    message = await corrected(it, job)
+    assert message["components"] == [] and not message["attachments"]
+    (row,) = await db_rows(stack, "SELECT state, credits_charged FROM jobs")
+    assert (row["state"], row["credits_charged"]) == ("interrupted", 0)
+    assert await budget(stack) == (0, 0)
+    assert await db_rows(stack, "SELECT * FROM job_replies") == []
+    assert await second.terminate() == 0
 
 
 async def test_a_token_is_dropped_when_it_expires_though_its_job_is_still_open(
