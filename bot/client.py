@@ -6,6 +6,7 @@ point and passed in; nothing here opens a resource of its own.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import json
@@ -18,14 +19,13 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import texts
 from bot.config import Settings
+from bot.generation import LeftOpen
 from bot.health import HealthServer
-from bot.jobs import BUTTONS, DISCORD_FAILURES, JobRunner
-from bot.jobs.posting import only_pinging
+from bot.jobs import BUTTONS, JobRunner
+from bot.jobs.recovery import settle_maybe_posted, sweep_tokens, tell_interrupted
 from bot.replies import report_error
 from bot.services import Services
-from bot.storage import JobRow
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,17 @@ class ImagenBot(commands.Bot):
             dispatch=self.dispatch,
         )
         self.health: HealthServer | None = None
-        self._interrupted: list[JobRow] = []
+        self._interrupted: list[LeftOpen] = []
+        self._token_sweeper: asyncio.Task[None] | None = None
         self._closing = False
 
     async def setup_hook(self) -> None:
-        # Jobs a previous process left open are refunded before anything new can start.
-        self._interrupted = await self.services.generation.recover_interrupted()
+        # Jobs a previous process left open are settled before anything new can start: refunded,
+        # or charged if it had posted their result (REST works here; the gateway is not up).
+        recovery = await self.services.generation.recover_interrupted()
+        await settle_maybe_posted(self, self.services.generation, recovery)
+        self._interrupted = recovery.refunded
+        self._token_sweeper = asyncio.create_task(sweep_tokens(self.services.generation))
         self.add_dynamic_items(*BUTTONS)
         for name in self._extensions:
             # No try/except: a command that silently disappears is worse than a failed start.
@@ -181,23 +186,8 @@ class ImagenBot(commands.Bot):
         )
         freeze_heap()
         interrupted, self._interrupted = self._interrupted, []
-        for row in interrupted:
-            await self._tell_interrupted(row)
-
-    async def _tell_interrupted(self, row: JobRow) -> None:
-        """Say in the job's channel that it was cut off and refunded (pinging only its owner)."""
-        if row.channel_id is None:
-            return
-        channel = self.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
-        try:
-            await channel.send(
-                texts.ADDRESSED(user_id=row.user_id, message=texts.INTERRUPTED(job_id=row.id)),
-                allowed_mentions=only_pinging(row.user_id),
-            )
-        except DISCORD_FAILURES as exc:
-            log.warning(
-                "could not tell user %d about interrupted job %d: %r", row.user_id, row.id, exc
-            )
+        for left in interrupted:
+            await tell_interrupted(self, left)
 
     async def shutdown(self) -> None:
         """SIGTERM/SIGINT: stop taking jobs, let running ones finish within the grace, close."""
@@ -211,6 +201,9 @@ class ImagenBot(commands.Bot):
         await self.close()
 
     async def close(self) -> None:
+        if self._token_sweeper is not None:
+            self._token_sweeper.cancel()
+            self._token_sweeper = None
         if self.health is not None:
             await self.health.stop()
             self.health = None

@@ -28,7 +28,15 @@ from bot.moderation import sanitize_for_display
 from bot.options import MEMBER_DEFAULTS_KEY, ImagineOptions, find_model
 from bot.policy import Policy
 from bot.queue import FairQueue, JobCancelledError, QueueClosedError, QueueFullError, Ticket
-from bot.storage import Database, GuildSettings, JobRow, NewJob, RequestContext
+from bot.storage import (
+    Database,
+    GuildSettings,
+    JobReply,
+    JobRow,
+    NewJob,
+    Posting,
+    RequestContext,
+)
 
 log = logging.getLogger(__name__)
 
@@ -369,20 +377,97 @@ class GenerationService:
         self.queue.close()
         return self.queue.cancel_queued()
 
-    async def recover_interrupted(self) -> list[JobRow]:
-        """Refund every job a previous process left open; returns them so users can be told."""
-        recovered: list[JobRow] = []
+    async def recover_interrupted(self) -> Recovery:
+        """Refund every job a previous process left open, except those it may have posted: their
+        result may be on Discord, which only the Discord side can ask (``settle_posted`` or
+        ``refund_interrupted`` then). Returns them all with their replies, so users can be told."""
+        await self.forget_expired_tokens()
+        recovery = Recovery()
         for row in await self.db.jobs.open_jobs():
-            if await self.db.jobs.finish_job(
-                row.id,
-                state="interrupted",
-                error_class="interrupted",
-                error_detail="the bot stopped while this job was open",
-            ):
-                recovered.append(row)
-        if recovered:
-            log.warning("refunded %d jobs interrupted by the last shutdown", len(recovered))
-        return recovered
+            left = LeftOpen(row, await self.db.jobs.job_reply(row.id))
+            if left.reply is not None and left.reply.posting is not None:
+                recovery.maybe_posted.append(left)
+            elif await self.refund_interrupted(row):
+                recovery.refunded.append(left)
+        if recovery.refunded:
+            log.warning("refunded %d jobs interrupted by the last shutdown", len(recovery.refunded))
+        return recovery
+
+    async def refund_interrupted(self, row: JobRow) -> bool:
+        return await self.db.jobs.finish_job(
+            row.id,
+            state="interrupted",
+            error_class="interrupted",
+            error_detail="the bot stopped while this job was open",
+        )
+
+    async def settle_posted(self, left: LeftOpen, message_id: int) -> bool:
+        """A job whose result Discord shows: settled as its completion would have been."""
+        assert left.reply is not None and left.reply.posting is not None
+        posting = left.reply.posting
+        settled = await self.db.jobs.finish_job(
+            left.row.id,
+            state="done",
+            credits_charged=posting.credits_charged,
+            images_delivered=posting.images,
+            api_credits=posting.api_credits,
+            usd=posting.usd,
+            enhanced_prompt=posting.enhanced_prompt,
+            message_id=message_id,
+        )
+        if settled:
+            log.warning(
+                "job %d was posted in message %d before the last shutdown; charged %d",
+                left.row.id,
+                message_id,
+                posting.credits_charged,
+            )
+        return settled
+
+    # -- the job's reply, for a restart ---------------------------------------------------------
+
+    async def forget_expired_tokens(self) -> None:
+        forgotten = await self.db.jobs.forget_expired_tokens()
+        if forgotten:
+            log.info("dropped %d expired interaction tokens", forgotten)
+
+    async def remember_reply(
+        self, job: PreparedJob, *, message_id: int | None, token: str, expires_at: float
+    ) -> None:
+        await self.db.jobs.save_reply(
+            job.job_id, message_id=message_id, token=token, expires_at=expires_at
+        )
+
+    async def mark_posting(
+        self, job: PreparedJob, result: GenerationResult, *, images: int, charged: int
+    ) -> None:
+        """Record what the completion will be before the result is posted: a crash between
+        posting and ``complete`` then leaves a job a restart can settle by what Discord shows."""
+        posting = Posting(
+            images=images,
+            credits_charged=charged,
+            api_credits=result.api_credits,
+            usd=result.usd,
+            enhanced_prompt=result.enhanced_prompt,
+        )
+        if not await self.db.jobs.mark_posting(job.job_id, posting):
+            raise ShuttingDownError(detail=f"job {job.job_id} is no longer running")
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOpen:
+    """A job a previous process left open, and where its reply is."""
+
+    row: JobRow
+    reply: JobReply | None
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What start-up found open: jobs refunded, and jobs that may have been posted."""
+
+    refunded: list[LeftOpen] = field(default_factory=list)
+    maybe_posted: list[LeftOpen] = field(default_factory=list)
 
 
 def _models_taking(param: str) -> Sequence[ModelSpec]:

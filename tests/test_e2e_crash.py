@@ -112,6 +112,10 @@ async def test_sigkill_refunds_each_open_job_once_and_tells_each_user(stack: Sta
 
         first.kill()
         stack.api.latency = 0.0
+        # Their tokens expired meanwhile: the users are told in the channel (the edits the bot
+        # makes while they are valid: tests/test_e2e_stale.py).
+        for it in open_its:
+            stack.discord.expire_token(it.token)
         posts_before = len(channel_posts(stack))
         assert posts_before == 0
 

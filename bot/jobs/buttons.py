@@ -96,9 +96,17 @@ def cancel_view(job_id: int) -> discord.ui.View:
     return _unlistened(view)
 
 
+RESULT_BUTTONS: tuple[type[JobButton], ...] = (
+    RerollButton,
+    EditButton,
+    DetailsButton,
+    DeleteButton,
+)
+
+
 def result_view(job_id: int) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    for button in (RerollButton, EditButton, DetailsButton, DeleteButton):
+    for button in RESULT_BUTTONS:
         view.add_item(button(job_id))
     return _unlistened(view)
 
@@ -108,3 +116,13 @@ def _unlistened(view: discord.ui.View) -> discord.ui.View:
     items registered at start-up, so discord.py need not file a copy of it per message sent."""
     view.stop()
     return view
+
+
+def is_result_of(message: discord.Message, job_id: int) -> bool:
+    """The message carries the job's result buttons (its queue ticket carries only Cancel)."""
+    wanted = {f"imagen:{button.action}:{job_id}" for button in RESULT_BUTTONS}
+    return any(
+        getattr(child, "custom_id", None) in wanted
+        for row in message.components
+        for child in getattr(row, "children", ())
+    )

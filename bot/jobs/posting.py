@@ -43,9 +43,13 @@ class _TokenGone(Exception):
     """The response can't be edited any more: the result goes to the channel instead."""
 
 
+def token_expiry(interaction: Interaction) -> dt.datetime:
+    """When the bot stops using the interaction's token (a margin before Discord does)."""
+    return interaction.created_at + TOKEN_LIFETIME - TOKEN_MARGIN
+
+
 def token_expired(interaction: Interaction, *, now: dt.datetime | None = None) -> bool:
-    now = now or discord.utils.utcnow()
-    return now >= interaction.created_at + TOKEN_LIFETIME - TOKEN_MARGIN
+    return (now or discord.utils.utcnow()) >= token_expiry(interaction)
 
 
 def _post_in_channel_instead(exc: discord.HTTPException) -> bool:

@@ -33,7 +33,7 @@ from bot.jobs.access import (
 )
 from bot.jobs.buttons import cancel_view, result_view
 from bot.jobs.edit_modal import EditModal
-from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, why
+from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, token_expiry, why
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.options import ImagineOptions
@@ -181,9 +181,9 @@ class JobRunner:
         private = bool(job.options.private)
         try:
             if position is None:
-                await interaction.response.defer(thinking=True, ephemeral=private)
+                answered = await interaction.response.defer(thinking=True, ephemeral=private)
             else:
-                await interaction.response.send_message(
+                answered = await interaction.response.send_message(
                     texts.QUEUED(position=position),
                     view=cancel_view(job.job_id),
                     allowed_mentions=NO_PINGS,
@@ -191,6 +191,13 @@ class JobRunner:
                 )
         except DISCORD_FAILURES as exc:
             raise DeliveryError(detail=f"answering the interaction failed: {why(exc)}") from exc
+        # So that a restart can correct this message if the process dies before the job ends.
+        await self.service.remember_reply(
+            job,
+            message_id=answered.message_id if answered is not None else None,
+            token=interaction.token,
+            expires_at=token_expiry(interaction).timestamp(),
+        )
         if job.ticket.state is not JobState.QUEUED:
             return False  # it started, or was cancelled, while the answer was on its way
         job.ticket.follow_position(
@@ -274,6 +281,17 @@ class JobRunner:
             user_id=job.user_id,
             private=bool(job.options.private),
         ):
+            row = None if job is not None else await self.service.get_job(job_id)
+            if (
+                row is not None
+                and row.state == "interrupted"
+                and row.guild_id == interaction.guild_id
+            ):
+                # A ticket a dead process left: it now says what happened, without its button.
+                await interaction.response.edit_message(
+                    content=texts.INTERRUPTED(job_id=row.id), view=None, allowed_mentions=NO_PINGS
+                )
+                return
             await interaction.response.send_message(texts.NOT_WAITING(), ephemeral=True)
             return
         if interaction.user.id != job.user_id and not can_manage_messages(interaction):
@@ -316,6 +334,7 @@ class JobRunner:
         content = None
         if result.missing:
             content = texts.PARTIAL(delivered=len(files), count=job.request.count)
+        await self.service.mark_posting(job, result, images=len(files), charged=charged)
         message = await self.poster.post_result(
             interaction,
             job_id=job.job_id,

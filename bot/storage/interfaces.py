@@ -19,9 +19,11 @@ from bot.storage.types import (
     BudgetCheck,
     BudgetRules,
     GuildSettings,
+    JobReply,
     JobRow,
     MemberDefaults,
     NewJob,
+    Posting,
     RequestContext,
     Usage,
     UsageSummary,
@@ -57,6 +59,26 @@ class JobRepository(Protocol):
     async def get_job(self, job_id: int) -> JobRow | None: ...
 
     async def open_jobs(self) -> list[JobRow]: ...
+
+    async def save_reply(
+        self, job_id: int, *, message_id: int | None, token: str, expires_at: float
+    ) -> None:
+        """Remember an open job's original response and its interaction token until
+        ``expires_at`` (an expired token is not stored); forgotten when the job settles."""
+        ...
+
+    async def mark_posting(self, job_id: int, posting: Posting) -> bool:
+        """Record, before posting a running job's result, what its completion will record;
+        False if the job is no longer running."""
+        ...
+
+    async def job_reply(self, job_id: int) -> JobReply | None:
+        """An open job's reply, its token only if still valid."""
+        ...
+
+    async def forget_expired_tokens(self) -> int:
+        """Drop every stored token past its expiry; returns how many."""
+        ...
 
     async def recent_jobs(
         self, *, user_id: int, guild_id: int | None = None, limit: int = 10

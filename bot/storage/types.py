@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 
 class StorageError(Exception):
@@ -92,6 +92,29 @@ class JobRow:
 
 
 JOB_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(JobRow))
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """What a job's completion will record, written just before its result is posted: a restart
+    that finds the result on Discord settles the job with it."""
+
+    images: int
+    credits_charged: int
+    api_credits: float | None = None
+    usd: float | None = None
+    enhanced_prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobReply:
+    """Where an open job's reply is on Discord: the original response's id, the interaction's
+    token while it is still valid (else None), and the posting record once posting began."""
+
+    job_id: int
+    message_id: int | None
+    token: str | None = field(repr=False)  # a credential: kept out of every repr and log
+    posting: Posting | None = None
 
 
 @dataclass(frozen=True, slots=True)

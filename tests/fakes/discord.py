@@ -958,6 +958,10 @@ class FakeDiscord:
         self.ratelimit_headers = ratelimit_headers
         self.dispatch_timeout = dispatch_timeout
         self.extra_users: dict[int, FakeUser] = {}
+        self.interaction_age_s = 0.0
+        """Seconds before now that new interactions were created (their ids carry that time), so a
+        test can reach the end of a token's 15 minutes without waiting them out."""
+        self._aged_seq = itertools.count()
 
         # recording
         self.calls: list[RecordedCall] = []
@@ -1199,7 +1203,11 @@ class FakeDiscord:
             "recipients": [user.to_payload()] if user is not None else [],
         }
 
-    def snowflake(self) -> int:
+    def snowflake(self, *, age_s: float = 0.0) -> int:
+        """A new id; with ``age_s``, one made that long ago (unique by its low bits)."""
+        if age_s:
+            then_ms = int((time.time() - age_s) * 1000) - DISCORD_EPOCH_MS
+            return (then_ms << 22) | (next(self._aged_seq) & 0x3FFFFF)
         now_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         value = max(now_ms << 22, self._snowflake_last + 1)
         self._snowflake_last = value
@@ -2333,7 +2341,7 @@ class FakeDiscord:
         user_install: bool = False,
     ) -> FakeInteraction:
         invoker = self._resolve_user(user)
-        iid = self.snowflake()
+        iid = self.snowflake(age_s=self.interaction_age_s)
         token = f"fake-interaction-{uuid.uuid4().hex}"
         payload: JSON = {
             "id": str(iid),

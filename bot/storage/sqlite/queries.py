@@ -118,6 +118,36 @@ LAST_JOB_TIME = (
     "AND COALESCE(error_class, '') NOT IN ('queue_full', 'shutting_down', 'interrupted')"
 )
 
+# An open job's reply (table job_replies, deleted by a trigger when the job settles). A token is
+# stored only while valid, and only for a job still open: a click that settled the job first
+# leaves nothing behind.
+SAVE_REPLY = """
+INSERT INTO job_replies (job_id, message_id, token, expires_at)
+SELECT :id, :message_id, CASE WHEN :expires_at > :now THEN :token END, :expires_at
+ WHERE EXISTS (SELECT 1 FROM jobs WHERE id = :id AND state IN ('queued', 'running'))
+ON CONFLICT (job_id) DO UPDATE
+   SET message_id = excluded.message_id, token = excluded.token, expires_at = excluded.expires_at
+"""
+MARK_POSTING = """
+INSERT INTO job_replies (job_id, posting_at, images, credits_charged, api_credits, usd,
+                         enhanced_prompt)
+SELECT :id, :now, :images, :charged, :api_credits, :usd, :enhanced
+ WHERE EXISTS (SELECT 1 FROM jobs WHERE id = :id AND state = 'running')
+ON CONFLICT (job_id) DO UPDATE
+   SET posting_at = excluded.posting_at, images = excluded.images,
+       credits_charged = excluded.credits_charged, api_credits = excluded.api_credits,
+       usd = excluded.usd, enhanced_prompt = excluded.enhanced_prompt
+RETURNING job_id
+"""
+GET_REPLY = """
+SELECT job_id, message_id, CASE WHEN expires_at > :now THEN token END AS token, posting_at,
+       images, credits_charged, api_credits, usd, enhanced_prompt
+  FROM job_replies WHERE job_id = :id
+"""
+FORGET_EXPIRED_TOKENS = (
+    "UPDATE job_replies SET token = NULL WHERE token IS NOT NULL AND expires_at <= ?"
+)
+
 # -- budgets -------------------------------------------------------------------------------------
 
 USAGE = """

@@ -23,9 +23,11 @@ from bot.storage.types import (
     BudgetRules,
     GuildRules,
     GuildSettings,
+    JobReply,
     JobRow,
     MemberDefaults,
     NewJob,
+    Posting,
     RequestContext,
     Usage,
     UsageLine,
@@ -163,6 +165,55 @@ class SQLiteJobs:
 
     async def open_jobs(self) -> list[JobRow]:
         return [_job(r) for r in await self._db.fetchall(q.OPEN_JOBS)]
+
+    async def save_reply(
+        self, job_id: int, *, message_id: int | None, token: str, expires_at: float
+    ) -> None:
+        await self._db.execute(
+            q.SAVE_REPLY,
+            {
+                "id": job_id,
+                "message_id": message_id,
+                "token": token,
+                "expires_at": expires_at,
+                "now": now(),
+            },
+        )
+
+    async def mark_posting(self, job_id: int, posting: Posting) -> bool:
+        row = await self._db.fetchone(
+            q.MARK_POSTING,
+            {
+                "id": job_id,
+                "now": now(),
+                "images": posting.images,
+                "charged": posting.credits_charged,
+                "api_credits": posting.api_credits,
+                "usd": posting.usd,
+                "enhanced": posting.enhanced_prompt,
+            },
+        )
+        return row is not None
+
+    async def job_reply(self, job_id: int) -> JobReply | None:
+        row = await self._db.fetchone(q.GET_REPLY, {"id": job_id, "now": now()})
+        if row is None:
+            return None
+        posting = None
+        if row["posting_at"] is not None:
+            posting = Posting(
+                images=int(row["images"]),
+                credits_charged=int(row["credits_charged"]),
+                api_credits=row["api_credits"],
+                usd=row["usd"],
+                enhanced_prompt=row["enhanced_prompt"],
+            )
+        return JobReply(
+            job_id=job_id, message_id=row["message_id"], token=row["token"], posting=posting
+        )
+
+    async def forget_expired_tokens(self) -> int:
+        return await self._db.execute(q.FORGET_EXPIRED_TOKENS, (now(),))
 
     async def recent_jobs(
         self, *, user_id: int, guild_id: int | None = None, limit: int = 10
