@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot import texts
+from bot import i18n, texts
 from bot.audit import AuditEntry, channel_ref, record, user_ref
 from bot.catalogue import MAX_IMAGES, PERSON_GENERATION, SAFETY_SETTINGS, get_model
 from bot.errors import UserInputError
@@ -50,7 +50,10 @@ SETTINGS: tuple[str, ...] = (
     "max_images",
     "timezone",
     "cooldown_seconds",
+    "language",
 )
+# The language choice that stores no language: each member reads their own.
+FOLLOW_MEMBERS = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,14 @@ class AdminService:
             raise UserInputError(texts.ADMIN_CONFIG_COOLDOWN_RANGE(most=MAX_COOLDOWN_S))
         if name == "timezone":
             return validate_timezone(str(value))
+        if name == "language":
+            languages = (i18n.SOURCE, *i18n.LANGUAGES)
+            if value == FOLLOW_MEMBERS:
+                return None
+            if value not in languages:
+                raise UserInputError(
+                    texts.ADMIN_CONFIG_ONE_OF(setting=name, choices=", ".join(languages))
+                )
         return value
 
     # -- models ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from bot import texts
+from bot import i18n, texts
 from bot.config import Settings
 from bot.health import HealthServer
 from bot.jobs import BUTTONS, DISCORD_FAILURES, JobRunner
@@ -26,6 +26,7 @@ from bot.jobs.posting import only_pinging
 from bot.replies import report_error
 from bot.services import Services
 from bot.storage import JobRow
+from bot.translator import CatalogueTranslator
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,12 @@ class ImagenTree(app_commands.CommandTree["ImagenBot"]):
     ) -> None:
         await report_error(interaction, error)
 
+    async def interaction_check(self, interaction: discord.Interaction[ImagenBot], /) -> bool:
+        """Where a command enters the bot: everything said from here on is in its reader's
+        language."""
+        await interaction.client.enter(interaction)
+        return True
+
 
 class ImagenBot(commands.Bot):
     def __init__(
@@ -120,6 +127,7 @@ class ImagenBot(commands.Bot):
         # Jobs a previous process left open are refunded before anything new can start.
         self._interrupted = await self.services.generation.recover_interrupted()
         self.add_dynamic_items(*BUTTONS)
+        await self.tree.set_translator(CatalogueTranslator())
         for name in self._extensions:
             # No try/except: a command that silently disappears is worse than a failed start.
             await self.load_extension(name)
@@ -135,6 +143,23 @@ class ImagenBot(commands.Bot):
             )
             await self.health.start()
 
+    async def forced_language(self, guild_id: int | None) -> str | None:
+        """The language an admin set for the whole server, if any."""
+        if guild_id is None:
+            return None
+        return (await self.db.guilds.guild_settings(guild_id)).language
+
+    async def enter(self, interaction: discord.Interaction[Any]) -> None:
+        """Set the reader's language for this interaction (and the tasks it starts)."""
+        forced = await self.forced_language(interaction.guild_id)
+        i18n.use(i18n.reader_language(interaction.locale, forced))
+
+    async def server_language(self, guild_id: int | None) -> str:
+        """What the log channel and public posts are in: forced, else the server's locale."""
+        guild = self.get_guild(guild_id) if guild_id is not None else None
+        locale = guild.preferred_locale if guild is not None else None
+        return i18n.reader_language(locale, await self.forced_language(guild_id))
+
     def gateway_connected(self) -> bool:
         return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
 
@@ -146,8 +171,15 @@ class ImagenBot(commands.Bot):
             targets.append(guild)
         return targets
 
-    def command_tree_hash(self, guild: discord.Object | None) -> str:
-        payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands(guild=guild)]
+    async def command_tree_hash(self, guild: discord.Object | None) -> str:
+        """The synced payload's digest, translations included, so a catalogue change resyncs."""
+        translator = self.tree.translator
+        payload = [
+            await cmd.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else cmd.to_dict(self.tree)
+            for cmd in self.tree.get_commands(guild=guild)
+        ]
         payload.sort(key=lambda c: (str(c.get("type")), str(c.get("name"))))
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -161,7 +193,7 @@ class ImagenBot(commands.Bot):
         for guild in self._sync_targets():
             scope = "global" if guild is None else f"guild:{guild.id}"
             key = f"{SYNC_HASH_KEY}:{scope}"
-            digest = self.command_tree_hash(guild)
+            digest = await self.command_tree_hash(guild)
             if not force and await self.db.get_meta(key) == digest:
                 log.info("commands unchanged for %s; not syncing", scope)
                 continue
@@ -189,10 +221,11 @@ class ImagenBot(commands.Bot):
             return
         channel = self.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
         try:
-            await channel.send(
-                texts.ADDRESSED(user_id=row.user_id, message=texts.INTERRUPTED(job_id=row.id)),
-                allowed_mentions=only_pinging(row.user_id),
-            )
+            with texts.speaking(await self.server_language(row.guild_id)):
+                content = texts.ADDRESSED(
+                    user_id=row.user_id, message=texts.INTERRUPTED(job_id=row.id)
+                )
+            await channel.send(content, allowed_mentions=only_pinging(row.user_id))
         except DISCORD_FAILURES as exc:
             log.warning(
                 "could not tell user %d about interrupted job %d: %r", row.user_id, row.id, exc

@@ -18,7 +18,7 @@ from typing import Any
 
 import discord
 
-from bot import rendering, texts
+from bot import i18n, rendering, texts
 from bot.api import GenerationResult
 from bot.errors import ImagenError, ShuttingDownError
 from bot.generation import GenerationService, ImagineRequest, PreparedJob
@@ -165,20 +165,24 @@ class JobRunner:
             raise DeliveryError(detail=f"answering the interaction failed: {why(exc)}") from exc
         if job.ticket.state is not JobState.QUEUED:
             return False  # it started, or was cancelled, while the answer was on its way
+        # The queue calls back from fresh contexts: the member's language goes along by hand.
+        language = i18n.current()
         job.ticket.follow_position(
-            functools.partial(self._show_position, interaction, job),
+            functools.partial(self._show_position, interaction, job, language),
             POSITION_UPDATE_INTERVAL_S,
             shown=position,
         )
-        job.ticket.when_turn(lambda _: self._resume(interaction, job))
+        job.ticket.when_turn(lambda _: self._resume(interaction, job, language))
         return True
 
-    def _resume(self, interaction: Interaction, job: PreparedJob) -> None:
+    def _resume(self, interaction: Interaction, job: PreparedJob, language: str) -> None:
         """The queue's call-back for a parked job that started or was cancelled: run the rest in
         a task of its own, tracked for shutdown (this is called inside whatever moved the queue,
-        so the task starts from a fresh context, not that one's)."""
+        so the task starts from a fresh context, not that one's, in the member's language)."""
+        context = contextvars.Context()
+        context.run(i18n.use, language)
         task = asyncio.get_running_loop().create_task(
-            self._resumed(interaction, job), context=contextvars.Context()
+            self._resumed(interaction, job), context=context
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -226,9 +230,15 @@ class JobRunner:
 
     # -- queue position -----------------------------------------------------------------------
 
-    async def _show_position(self, interaction: Interaction, job: PreparedJob, pos: int) -> None:
-        """The queue's follower calls this from a task with a fresh context: ids set here."""
-        with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
+    async def _show_position(
+        self, interaction: Interaction, job: PreparedJob, language: str, pos: int
+    ) -> None:
+        """The queue's follower calls this from a task with a fresh context: ids and language
+        set here."""
+        with (
+            log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id),
+            texts.speaking(language),
+        ):
             try:
                 await interaction.edit_original_response(
                     content=texts.QUEUED(position=pos),

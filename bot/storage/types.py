@@ -121,6 +121,8 @@ class GuildSettings:
     log_channel_id: int | None = None
     daily_credits: int | None = None
     server_cap: int | None = None
+    # The language everyone in the server reads (a catalogue code); None: each member's own.
+    language: str | None = None
 
 
 GUILD_SETTING_COLUMNS: tuple[str, ...] = (
@@ -135,6 +137,7 @@ GUILD_SETTING_COLUMNS: tuple[str, ...] = (
     "log_channel_id",
     "daily_credits",
     "server_cap",
+    "language",
 )
 
 

@@ -92,7 +92,9 @@ async def post_admin_action(
     bot: ImagenBot, entry: AuditEntry, *, channel_id: int | None = None
 ) -> None:
     """Tell the log channel (or ``channel_id``) about a recorded admin action."""
-    await post_to_log_channel(bot, entry.guild_id, embed=entry_embed(entry), channel_id=channel_id)
+    with texts.speaking(await bot.server_language(entry.guild_id)):
+        embed = entry_embed(entry)
+    await post_to_log_channel(bot, entry.guild_id, embed=embed, channel_id=channel_id)
 
 
 # -- generations --------------------------------------------------------------------------------
@@ -149,21 +151,22 @@ async def mirror_generation(
     link = (
         jump_url(job.guild_id, job.channel_id, message.id) if job.channel_id is not None else None
     )
-    embed = generation_embed(
-        user_id=job.user_id,
-        prompt=job.request.prompt,
-        model_id=job.model.id,
-        images=row.images_delivered if row is not None else job.request.count,
-        charged=charged,
-        usd=row.usd if row is not None else None,
-        link=link,
-        job_id=job.job_id,
-    )
-    content = (
-        texts.NOTICE_GENERATED_IN(user_id=job.user_id, channel_id=job.channel_id)
-        if job.channel_id is not None
-        else texts.NOTICE_GENERATED(user_id=job.user_id)
-    )
+    with texts.speaking(await bot.server_language(job.guild_id)):
+        embed = generation_embed(
+            user_id=job.user_id,
+            prompt=job.request.prompt,
+            model_id=job.model.id,
+            images=row.images_delivered if row is not None else job.request.count,
+            charged=charged,
+            usd=row.usd if row is not None else None,
+            link=link,
+            job_id=job.job_id,
+        )
+        content = (
+            texts.NOTICE_GENERATED_IN(user_id=job.user_id, channel_id=job.channel_id)
+            if job.channel_id is not None
+            else texts.NOTICE_GENERATED(user_id=job.user_id)
+        )
     await post_to_log_channel(
         bot, job.guild_id, channel_id=channel_id, content=content, embed=embed
     )
@@ -208,8 +211,6 @@ async def report_failure_to_admins(
     """
     if guild_id is None:
         return
-    await post_to_log_channel(
-        bot,
-        guild_id,
-        embed=failure_embed(job_id=job_id, user_id=user_id, model_id=model_id, error=error),
-    )
+    with texts.speaking(await bot.server_language(guild_id)):
+        embed = failure_embed(job_id=job_id, user_id=user_id, model_id=model_id, error=error)
+    await post_to_log_channel(bot, guild_id, embed=embed)
