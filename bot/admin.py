@@ -398,11 +398,12 @@ class AdminService:
             days=(last - first).days + 1,
             timezone=zone,
         )
-        labels = ChartLabels(
-            title=texts.ADMIN_USAGE_TITLE(count=days),
-            credits=texts.ADMIN_USAGE_CHART_CREDITS(),
-            usd=texts.ADMIN_USAGE_CHART_USD(),
-        )
+        with texts.speaking(i18n.drawable()):
+            labels = ChartLabels(
+                title=texts.ADMIN_USAGE_TITLE(count=days),
+                credits=texts.ADMIN_USAGE_CHART_CREDITS(),
+                usd=texts.ADMIN_USAGE_CHART_USD(),
+            )
         return await asyncio.to_thread(render_png, usage, labels)
 
     async def history(self, guild_id: int, user_id: int) -> list[JobRow]:

@@ -52,6 +52,10 @@ QUANTITIES: Final = frozenset(
 )  # fmt: skip
 MONEY: Final = frozenset({"usd"})
 
+# Languages whose letters the usage chart's font (matplotlib's bundled DejaVu Sans) can draw; a
+# chart for another reader is labelled in English rather than with empty boxes.
+DRAWABLE: Final = frozenset({SOURCE, "de", "fr", "es", "pt_BR"})
+
 _reader: ContextVar[str] = ContextVar("imagen_reader_language", default=SOURCE)
 
 
@@ -75,6 +79,11 @@ def current() -> str:
 def use(language: str) -> None:
     """Set the reader's language for the rest of this task (and the tasks it starts)."""
     _reader.set(language if language in LANGUAGES else SOURCE)
+
+
+def drawable() -> str:
+    """The reader's language if the chart's font can draw it, else English."""
+    return current() if current() in DRAWABLE else SOURCE
 
 
 @contextlib.contextmanager
