@@ -222,3 +222,25 @@ async def test_the_restart_notice_is_in_the_servers_language(tmp_path: Path) -> 
                 f"(Auftrag {job_id}). Dir wurde nichts berechnet. "
                 "Bitte versuch es in einer Minute noch einmal."
             )
+
+
+async def test_a_result_posted_in_the_channel_is_in_the_servers_language(
+    tmp_path: Path,
+) -> None:
+    """Past the token's life the result goes to the channel, where everyone reads it: French in
+    a French server, though the German member's deferred answer was theirs."""
+    async with fake_stack(tmp_path, guilds=[guild("fr")]) as stack:
+        stack.api.latency = 0.8
+        async with running_bot(stack, DEFAULT_DAILY_CREDITS="100"):
+            user = stack.discord.member.user.id
+            it = await stack.discord.slash("imagine", {"prompt": "a late train"}, locale="de")
+            await it.wait_response()
+            await eventually(lambda: stack.api.in_flight == 1, 30, "the API call")
+            stack.discord.expire_token(it.token)
+            (post,) = await eventually(lambda: channel_posts(stack), 30, "the channel post")
+            assert post["content"] == f"<@{user}> vos images sont prêtes."
+            fields = {f["name"]: f["value"] for f in post["embeds"][0]["fields"]}
+            names, cost = RESULT["fr"]
+            assert set(names) <= set(fields) and fields[names[3]] == cost
+            labels = [c["label"] for row in post["components"] for c in row["components"]]
+            assert labels == ["Relancer", "Modifier", "Détails", "Supprimer"]

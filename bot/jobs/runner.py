@@ -25,7 +25,7 @@ from bot.generation import GenerationService, ImagineRequest, PreparedJob
 from bot.jobs.access import can_manage_messages, guild_installed, may_use_job, member_role_ids
 from bot.jobs.buttons import cancel_view, result_view
 from bot.jobs.edit_modal import EditModal
-from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, why
+from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, Rendered, why
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.options import ImagineOptions
@@ -279,19 +279,25 @@ class JobRunner:
         charged = job.model.credits_per_image * len(files)
         row = await self.service.get_job(job.job_id)
         assert row is not None
-        embed = rendering.result_embed(
-            row,
-            enhanced_prompt=result.enhanced_prompt,
-            charged=charged,
-            credits_left=await self.service.credits_left(
-                job, member_role_ids(interaction), charged=charged
-            ),
-            reencoded=any(f.reencoded for f in files),
-            requester_id=job.user_id,
+        credits_left = await self.service.credits_left(
+            job, member_role_ids(interaction), charged=charged
         )
-        content = None
-        if result.missing:
-            content = texts.PARTIAL(delivered=len(files), count=job.request.count)
+
+        def render() -> Rendered:
+            """The result in the language it is read in: the poster picks which."""
+            embed = rendering.result_embed(
+                row,
+                enhanced_prompt=result.enhanced_prompt,
+                charged=charged,
+                credits_left=credits_left,
+                reencoded=any(f.reencoded for f in files),
+                requester_id=job.user_id,
+            )
+            content = None
+            if result.missing:
+                content = texts.PARTIAL(delivered=len(files), count=job.request.count)
+            return Rendered(embed, content, result_view(job.job_id))
+
         message = await self.poster.post_result(
             interaction,
             job_id=job.job_id,
@@ -299,9 +305,7 @@ class JobRunner:
             channel_id=job.channel_id,
             guild_id=job.guild_id,
             files=files,
-            embed=embed,
-            view=result_view(job.job_id),
-            content=content,
+            render=render,
         )
         completion = await self.service.complete(job, result, len(files), message.id)
         self.metrics.add_spend(completion.charged, result.api_credits or 0, result.usd or 0.0)
