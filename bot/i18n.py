@@ -147,6 +147,11 @@ class _Quantity:
         return self.__format__("")
 
 
+def number(value: float) -> str:
+    """A quantity shown alone (an embed field's value), written the reader's way."""
+    return str(_Quantity(value, current()))
+
+
 def localized(params: Mapping[str, object], language: str) -> dict[str, object]:
     """The placeholders' values with every quantity written for ``language``."""
     out: dict[str, object] = {}

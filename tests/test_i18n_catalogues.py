@@ -123,6 +123,15 @@ def test_numbers_are_written_the_languages_way(language: str) -> None:
         assert texts.ADMIN_USAGE_USD_VALUE(usd=1234.5) == USD[language]
 
 
+@pytest.mark.parametrize(
+    ("language", "written"),
+    [("en", "12,345"), ("de", "12.345"), ("fr", "12\u202f345"), ("ja", "12,345")],
+)
+def test_a_quantity_shown_alone_is_written_the_languages_way(language: str, written: str) -> None:
+    with texts.speaking(language):
+        assert i18n.number(12345) == written
+
+
 def test_ids_and_timestamps_are_not_grouped_like_quantities() -> None:
     with texts.speaking("de"):
         assert texts.RESULT_FOOTER(job_id=123456) == "Auftrag 123456"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import texts
+from bot import i18n, texts
 from bot.audit import AuditEntry, admin_hint, jump_url
 from bot.catalogue import get_model
 from bot.errors import ApiError, ImagenError
@@ -124,7 +124,7 @@ def generation_embed(
     )
     embed.add_field(name=texts.NOTICE_REQUESTED_BY(), value=f"<@{user_id}>")
     embed.add_field(name=texts.NOTICE_MODEL(), value=_model_label(model_id))
-    embed.add_field(name=texts.NOTICE_IMAGES(), value=str(images))
+    embed.add_field(name=texts.NOTICE_IMAGES(), value=i18n.number(images))
     cost = (
         texts.NOTICE_COST_USD(count=charged, usd=usd)
         if usd is not None

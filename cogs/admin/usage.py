@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
-from bot import texts
+from bot import i18n, texts
 from bot.admin import MAX_USAGE_DAYS
 from bot.audit import jump_url
 from bot.moderation import sanitize_for_display
@@ -61,9 +61,9 @@ def usage_csv(rows: Sequence[tuple[object, ...]], limit: int = CSV_MAX_BYTES) ->
 def usage_embed(summary: UsageSummary, days: int) -> discord.Embed:
     totals = summary.totals
     embed = discord.Embed(title=texts.ADMIN_USAGE_TITLE(count=days), colour=EMBED_COLOUR)
-    embed.add_field(name=texts.ADMIN_USAGE_REQUESTS(), value=str(totals.jobs))
-    embed.add_field(name=texts.ADMIN_USAGE_IMAGES(), value=str(totals.images))
-    embed.add_field(name=texts.ADMIN_USAGE_CREDITS(), value=str(totals.credits))
+    embed.add_field(name=texts.ADMIN_USAGE_REQUESTS(), value=i18n.number(totals.jobs))
+    embed.add_field(name=texts.ADMIN_USAGE_IMAGES(), value=i18n.number(totals.images))
+    embed.add_field(name=texts.ADMIN_USAGE_CREDITS(), value=i18n.number(totals.credits))
     embed.add_field(name=texts.ADMIN_USAGE_USD(), value=texts.ADMIN_USAGE_USD_VALUE(usd=totals.usd))
     embed.add_field(
         name=texts.ADMIN_USAGE_FAILED(), value=texts.ADMIN_USAGE_FAILED_VALUE(count=totals.failed)
