@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot import texts
+from bot import i18n, texts
 from bot.audit import AuditEntry, channel_ref, record, user_ref
 from bot.catalogue import MAX_IMAGES, PERSON_GENERATION, SAFETY_SETTINGS, get_model
 from bot.errors import UserInputError
@@ -51,7 +51,10 @@ SETTINGS: tuple[str, ...] = (
     "timezone",
     "cooldown_seconds",
     "allow_private",
+    "language",
 )
+# The language choice that stores no language: each member reads their own.
+FOLLOW_MEMBERS = "member"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,14 @@ class AdminService:
             raise UserInputError(texts.ADMIN_CONFIG_COOLDOWN_RANGE(most=MAX_COOLDOWN_S))
         if name == "timezone":
             return validate_timezone(str(value))
+        if name == "language":
+            languages = (i18n.SOURCE, *i18n.LANGUAGES)
+            if value == FOLLOW_MEMBERS:
+                return None
+            if value not in languages:
+                raise UserInputError(
+                    texts.ADMIN_CONFIG_ONE_OF(setting=name, choices=", ".join(languages))
+                )
         return value
 
     # -- models ---------------------------------------------------------------------------------
@@ -388,11 +399,12 @@ class AdminService:
             days=(last - first).days + 1,
             timezone=zone,
         )
-        labels = ChartLabels(
-            title=texts.ADMIN_USAGE_TITLE(count=days),
-            credits=texts.ADMIN_USAGE_CHART_CREDITS(),
-            usd=texts.ADMIN_USAGE_CHART_USD(),
-        )
+        with texts.speaking(i18n.drawable()):
+            labels = ChartLabels(
+                title=texts.ADMIN_USAGE_TITLE(count=days),
+                credits=texts.ADMIN_USAGE_CHART_CREDITS(),
+                usd=texts.ADMIN_USAGE_CHART_USD(),
+            )
         return await asyncio.to_thread(render_png, usage, labels)
 
     async def history(self, guild_id: int, user_id: int) -> list[JobRow]:

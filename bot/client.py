@@ -19,6 +19,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import i18n
 from bot.config import Settings
 from bot.generation import LeftOpen
 from bot.health import HealthServer
@@ -26,6 +27,7 @@ from bot.jobs import BUTTONS, JobRunner
 from bot.jobs.recovery import settle_maybe_posted, sweep_tokens, tell_interrupted
 from bot.replies import report_error
 from bot.services import Services
+from bot.translator import CatalogueTranslator
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,12 @@ class ImagenTree(app_commands.CommandTree["ImagenBot"]):
     ) -> None:
         await report_error(interaction, error)
 
+    async def interaction_check(self, interaction: discord.Interaction[ImagenBot], /) -> bool:
+        """Where a command enters the bot: everything said from here on is in its reader's
+        language."""
+        await interaction.client.enter(interaction)
+        return True
+
 
 class ImagenBot(commands.Bot):
     def __init__(
@@ -126,6 +134,7 @@ class ImagenBot(commands.Bot):
         self._interrupted = recovery.refunded
         self._token_sweeper = asyncio.create_task(sweep_tokens(self.services.generation))
         self.add_dynamic_items(*BUTTONS)
+        await self.tree.set_translator(CatalogueTranslator())
         for name in self._extensions:
             # No try/except: a command that silently disappears is worse than a failed start.
             await self.load_extension(name)
@@ -141,6 +150,23 @@ class ImagenBot(commands.Bot):
             )
             await self.health.start()
 
+    async def forced_language(self, guild_id: int | None) -> str | None:
+        """The language an admin set for the whole server, if any."""
+        if guild_id is None:
+            return None
+        return (await self.db.guilds.guild_settings(guild_id)).language
+
+    async def enter(self, interaction: discord.Interaction[Any]) -> None:
+        """Set the reader's language for this interaction (and the tasks it starts)."""
+        forced = await self.forced_language(interaction.guild_id)
+        i18n.use(i18n.reader_language(interaction.locale, forced))
+
+    async def server_language(self, guild_id: int | None) -> str:
+        """What the log channel and public posts are in: forced, else the server's locale."""
+        guild = self.get_guild(guild_id) if guild_id is not None else None
+        locale = guild.preferred_locale if guild is not None else None
+        return i18n.reader_language(locale, await self.forced_language(guild_id))
+
     def gateway_connected(self) -> bool:
         return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
 
@@ -152,8 +178,15 @@ class ImagenBot(commands.Bot):
             targets.append(guild)
         return targets
 
-    def command_tree_hash(self, guild: discord.Object | None) -> str:
-        payload = [cmd.to_dict(self.tree) for cmd in self.tree.get_commands(guild=guild)]
+    async def command_tree_hash(self, guild: discord.Object | None) -> str:
+        """The synced payload's digest, translations included, so a catalogue change resyncs."""
+        translator = self.tree.translator
+        payload = [
+            await cmd.get_translated_payload(self.tree, translator)
+            if translator is not None
+            else cmd.to_dict(self.tree)
+            for cmd in self.tree.get_commands(guild=guild)
+        ]
         payload.sort(key=lambda c: (str(c.get("type")), str(c.get("name"))))
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -167,7 +200,7 @@ class ImagenBot(commands.Bot):
         for guild in self._sync_targets():
             scope = "global" if guild is None else f"guild:{guild.id}"
             key = f"{SYNC_HASH_KEY}:{scope}"
-            digest = self.command_tree_hash(guild)
+            digest = await self.command_tree_hash(guild)
             if not force and await self.db.get_meta(key) == digest:
                 log.info("commands unchanged for %s; not syncing", scope)
                 continue
@@ -187,7 +220,7 @@ class ImagenBot(commands.Bot):
         freeze_heap()
         interrupted, self._interrupted = self._interrupted, []
         for left in interrupted:
-            await tell_interrupted(self, left)
+            await tell_interrupted(self, left, await self.server_language(left.row.guild_id))
 
     async def shutdown(self) -> None:
         """SIGTERM/SIGINT: stop taking jobs, let running ones finish within the grace, close."""

@@ -1,8 +1,8 @@
 """Every sentence a member or admin reads, in one module: a stable id and an English template each.
 
 Code never builds a user-facing sentence by concatenation: it names a ``Text`` here and fills its
-named placeholders. The id is what a translation catalogue will key on, so it must not change when
-the English wording does.
+named placeholders. The id is the gettext context a translation is keyed on, so it must not change
+when the English wording does. The reader's language comes from ``bot.i18n`` (``speaking``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ import string
 from dataclasses import dataclass
 from typing import Final
 
+from bot import i18n
+from bot.i18n import speaking
+
+__all__ = ["Text", "all_texts", "speaking", "translated"]
+
 _FORMATTER = string.Formatter()
 
 
@@ -18,7 +23,7 @@ _FORMATTER = string.Formatter()
 class Text:
     """One message: ``key`` is its stable id, ``one``/``other`` its English singular and plural.
 
-    A text with a plural form is chosen by its ``count`` placeholder.
+    A text with a plural form is chosen by its ``count`` placeholder, by the reader's catalogue.
     """
 
     key: str
@@ -26,10 +31,15 @@ class Text:
     other: str | None = None
 
     def __call__(self, **params: object) -> str:
-        template = self.one
-        if self.other is not None and params.get("count") != 1:
-            template = self.other
-        return template.format(**params)
+        language = i18n.current()
+        catalogue = i18n.translation(language)
+        if self.other is None:
+            template = catalogue.pgettext(self.key, self.one)
+        else:
+            count = params["count"]
+            assert isinstance(count, int)
+            template = catalogue.npgettext(self.key, self.one, self.other, count)
+        return template.format(**i18n.localized(params, language))
 
     @property
     def placeholders(self) -> frozenset[str]:
@@ -37,6 +47,11 @@ class Text:
         for template in (self.one, self.other or ""):
             names.update(name for _, name, _, _ in _FORMATTER.parse(template) if name)
         return frozenset(names)
+
+
+def translated(message: str) -> str:
+    """A command declaration's ``locale_str`` (a choice's name) in the reader's language."""
+    return i18n.translation(i18n.current()).gettext(message)
 
 
 def all_texts() -> list[Text]:
@@ -536,7 +551,7 @@ ADMIN_USAGE_REQUESTS: Final = Text("admin.usage.requests", "Requests")
 ADMIN_USAGE_IMAGES: Final = Text("admin.usage.images", "Images")
 ADMIN_USAGE_CREDITS: Final = Text("admin.usage.credits", "Credits")
 ADMIN_USAGE_USD: Final = Text("admin.usage.usd", "USD (API-reported)")
-ADMIN_USAGE_USD_VALUE: Final = Text("admin.usage.usd_value", "${usd:.2f}")
+ADMIN_USAGE_USD_VALUE: Final = Text("admin.usage.usd_value", "{usd:.2f}")
 ADMIN_USAGE_FAILED: Final = Text("admin.usage.failed", "Failed")
 ADMIN_USAGE_FAILED_VALUE: Final = Text("admin.usage.failed_value", "{count} (never charged)")
 ADMIN_USAGE_TOP_USERS: Final = Text("admin.usage.top_users", "Top users")
@@ -545,7 +560,7 @@ ADMIN_USAGE_TOP_USER: Final = Text(
 )
 ADMIN_USAGE_PER_MODEL: Final = Text("admin.usage.per_model", "Per model")
 ADMIN_USAGE_MODEL_LINE: Final = Text(
-    "admin.usage.model_line", "{model} — {images}, {credits} credits, ${usd:.2f}"
+    "admin.usage.model_line", "{model} — {images}, {credits} credits, {usd:.2f}"
 )
 ADMIN_USAGE_CSV_NOTE: Final = Text(
     "admin.usage.csv_note", "{count} job in the CSV", "{count} jobs in the CSV"
@@ -678,7 +693,7 @@ NOTICE_IMAGES: Final = Text("notice.field.images", "Images")
 NOTICE_COST: Final = Text("notice.field.cost", "Cost")
 NOTICE_COST_VALUE: Final = Text("notice.cost", "{count} credit", "{count} credits")
 NOTICE_COST_USD: Final = Text(
-    "notice.cost_usd", "{count} credit (${usd:.4f})", "{count} credits (${usd:.4f})"
+    "notice.cost_usd", "{count} credit ({usd:.4f})", "{count} credits ({usd:.4f})"
 )
 NOTICE_MESSAGE: Final = Text("notice.field.message", "Message")
 NOTICE_JUMP: Final = Text("notice.jump", "[Jump to it]({link})")
@@ -788,4 +803,24 @@ NOTICE_GENERATED_PRIVATE: Final = Text(
 ADMIN_CONFIG_PRIVATE_ALLOWED: Final = Text("admin.config.private_allowed", "Allowed")
 ADMIN_CONFIG_PRIVATE_FORBIDDEN: Final = Text(
     "admin.config.private_forbidden", "Forbidden: every result is posted in its channel"
+)
+
+
+# --- Languages (bot/i18n, /imagine-admin config set language) ---------------------------------
+
+# Options whose description holds a number (the rest are plain ``locale_str`` in the cogs).
+ADMIN_CONFIG_MAX_IMAGES_OPTION: Final = Text(
+    "admin.config.option.max_images", "Most images per request, 1-{most}"
+)
+ADMIN_CONFIG_COOLDOWN_OPTION: Final = Text(
+    "admin.config.option.cooldown_seconds", "Seconds a member waits between requests, 0-{most}"
+)
+ADMIN_CONFIG_LANGUAGE_OPTION: Final = Text(
+    "admin.config.option.language", "The language everyone here reads the bot in"
+)
+ADMIN_USAGE_DAYS_OPTION: Final = Text(
+    "admin.usage.option.days", "How many days back, 1-{most} (default 7)"
+)
+ADMIN_CONFIG_LANGUAGE_MEMBERS: Final = Text(
+    "admin.config.language_members", "Follow each member's Discord language"
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot import texts
@@ -39,7 +40,9 @@ class HelpCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="help", description="What Imagen Bot can do, its models and costs")
+    @app_commands.command(
+        name="help", description=locale_str("What Imagen Bot can do, its models and costs")
+    )
     async def help(self, interaction: discord.Interaction[ImagenBot]) -> None:
         settings = self.bot.settings
         await interaction.response.send_message(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot import texts
@@ -41,7 +42,9 @@ class HistoryCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="history", description="Your last 10 generations, with links")
+    @app_commands.command(
+        name="history", description=locale_str("Your last 10 generations, with links")
+    )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def history(self, interaction: discord.Interaction[ImagenBot]) -> None:

@@ -11,6 +11,7 @@ from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, SEED_MAX
 from bot.client import ImagenBot
 from bot.errors import UserInputError
 from bot.options import ImagineOptions
+from bot.translator import declared
 from cogs.transformers import Model
 
 Interaction = discord.Interaction[ImagenBot]
@@ -37,21 +38,22 @@ class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="imagine", description=texts.IMAGINE())
+    @app_commands.command(name="imagine", description=declared(texts.IMAGINE))
     @app_commands.describe(
-        prompt=texts.IMAGINE_PROMPT(),
-        model=texts.IMAGINE_MODEL(),
-        aspect_ratio=texts.IMAGINE_ASPECT_RATIO(),
-        count=texts.IMAGINE_COUNT(limit=MAX_IMAGES),
-        seed=texts.IMAGINE_SEED(),
-        negative_prompt=texts.IMAGINE_NEGATIVE_PROMPT(),
-        enhance_prompt=texts.IMAGINE_ENHANCE_PROMPT(),
-        spoiler=texts.IMAGINE_SPOILER(),
-        private=texts.IMAGINE_PRIVATE(),
+        prompt=declared(texts.IMAGINE_PROMPT),
+        model=declared(texts.IMAGINE_MODEL),
+        aspect_ratio=declared(texts.IMAGINE_ASPECT_RATIO),
+        count=declared(texts.IMAGINE_COUNT, limit=MAX_IMAGES),
+        seed=declared(texts.IMAGINE_SEED),
+        negative_prompt=declared(texts.IMAGINE_NEGATIVE_PROMPT),
+        enhance_prompt=declared(texts.IMAGINE_ENHANCE_PROMPT),
+        spoiler=declared(texts.IMAGINE_SPOILER),
+        private=declared(texts.IMAGINE_PRIVATE),
     )
     @app_commands.choices(
         aspect_ratio=[
-            app_commands.Choice(name=ASPECT_SHAPES[a](ratio=a), value=a) for a in ASPECT_RATIOS
+            app_commands.Choice(name=declared(ASPECT_SHAPES[a], ratio=a), value=a)
+            for a in ASPECT_RATIOS
         ]
     )
     @app_commands.allowed_installs(guilds=True, users=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot import texts
@@ -19,7 +20,9 @@ class QuotaCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="quota", description="Your credits today and when they reset")
+    @app_commands.command(
+        name="quota", description=locale_str("Your credits today and when they reset")
+    )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def quota(self, interaction: Interaction) -> None:

@@ -22,6 +22,7 @@ from bot.jobs.access import guild_installed
 from bot.members import SettingsPage
 from bot.rendering import EMBED_COLOUR, NO_PINGS, model_name
 from bot.replies import report_error
+from bot.translator import declared
 
 Interaction = discord.Interaction[Any]
 
@@ -135,7 +136,16 @@ def _value(name: str, raw: str) -> object:
     return raw
 
 
+class _Entering:
+    """A page item whose click enters the bot: the page is redrawn in the clicker's language."""
+
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        await interaction.client.enter(interaction)
+        return True
+
+
 class SettingSelect(
+    _Entering,
     discord.ui.DynamicItem[discord.ui.Select[Any]],
     template=r"imagen:settings:(?P<name>model|aspect_ratio|count|enhance_prompt)",
 ):
@@ -168,6 +178,7 @@ class SettingSelect(
 
 
 class PrivateButton(
+    _Entering,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"imagen:settings:private:(?P<value>on|off)",
 ):
@@ -195,7 +206,7 @@ class PrivateButton(
 
 
 class ResetButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagen:settings:reset"
+    _Entering, discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"imagen:settings:reset"
 ):
     def __init__(self) -> None:
         super().__init__(
@@ -234,7 +245,7 @@ class SettingsCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*ITEMS)
 
-    @app_commands.command(name="settings", description=texts.SETTINGS())
+    @app_commands.command(name="settings", description=declared(texts.SETTINGS))
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def settings(self, interaction: discord.Interaction[ImagenBot]) -> None:

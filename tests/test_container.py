@@ -251,6 +251,8 @@ def test_package_installed_in_venv_without_tests_or_secrets(rootfs: Path) -> Non
     for path in ("bot/__init__.py", "bot/__main__.py", "bot/py.typed", "cogs/__init__.py"):
         assert (site[0] / path).is_file(), path
     assert list((site[0] / "bot" / "storage" / "sqlite" / "migrations").glob("0001_*.sql"))
+    for language in ("de", "fr", "es", "pt_BR", "ja"):
+        assert (site[0] / "bot" / "locales" / language / "LC_MESSAGES" / "imagen.mo").is_file()
     assert not (site[0] / "tests").exists()
     assert not (rootfs / "src").exists(), "the builder stage's sources leaked into the image"
     assert list((rootfs / "app").iterdir()) == []

@@ -576,7 +576,7 @@ async def test_blocklist_catches_evasions_before_the_api(
     assert stack.api.requests == []
     assert await job_count(bot) == 0
     quota = await stack.discord.slash("quota")
-    assert "0 of 1000" in json.dumps((await quota.wait_response()).data)
+    assert "0 of 1,000" in json.dumps((await quota.wait_response()).data)
 
 
 async def test_blocklist_words_match_whole_words_only(stack: Stack, bot: ImagenBot) -> None:

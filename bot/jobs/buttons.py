@@ -50,6 +50,11 @@ class JobButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"image
     ) -> JobButton:
         return cls(int(match["job_id"]))
 
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        """Where a click enters the bot: the answer is in the clicker's language."""
+        await interaction.client.enter(interaction)
+        return True
+
     async def callback(self, interaction: Interaction) -> None:
         """Errors are reported like a command's, instead of failing silently."""
         handler: Callable[[Interaction, int], Awaitable[None]] = getattr(

@@ -45,6 +45,11 @@ class EditModal(discord.ui.Modal):
             )
             self.add_item(self.negative)
 
+    async def interaction_check(self, interaction: Interaction, /) -> bool:
+        """Where the submitted modal enters the bot: the answer is in the member's language."""
+        await interaction.client.enter(interaction)
+        return True
+
     async def on_submit(self, interaction: Interaction) -> None:
         negative = (self.negative.value or None) if self.negative else None
         await self.resubmit(interaction, self.prompt.value, negative)

@@ -10,12 +10,12 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import aiohttp
 import discord
 
-from bot import texts
+from bot import i18n, texts
 from bot.errors import ImagenError
 from bot.rendering import NO_PINGS, Attachment
 
@@ -37,6 +37,14 @@ DISCORD_FAILURES = (discord.HTTPException, aiohttp.ClientError, OSError, Timeout
 class DeliveryError(ImagenError):
     error_class = "delivery"
     default_message = texts.DELIVERY_FAILED
+
+
+class Rendered(NamedTuple):
+    """A result message: made by a call, so it can be made again in another language."""
+
+    embed: discord.Embed
+    content: str | None
+    view: discord.ui.View
 
 
 class _TokenGone(Exception):
@@ -111,13 +119,13 @@ class Poster:
         channel_id: int | None,
         guild_id: int | None,
         files: list[Attachment],
-        embed: discord.Embed,
-        view: discord.ui.View,
-        content: str | None,
+        render: Callable[[], Rendered],
         private: bool = False,
     ) -> discord.Message:
         """Edit the deferred response into the result; past the token's life, post in the
-        channel instead, pinging the requester only. A private result goes by DM instead."""
+        channel instead, pinging the requester only, in the server's language (everyone there
+        reads it; the deferred response is its member's). A private result goes by DM instead."""
+        embed, content, view = render()
         if private:
             return await self._post_by_dm(
                 interaction, job_id=job_id, files=files, embed=embed, view=view, content=content
@@ -146,12 +154,20 @@ class Poster:
         if channel_id is None:
             raise DeliveryError(detail="token expired and no channel to post in")
         channel = interaction.client.get_partial_messageable(channel_id, guild_id=guild_id)
-        ready = texts.READY_IN_CHANNEL_NOTE(note=content) if content else texts.READY_IN_CHANNEL()
+        language = i18n.current()
+        if guild_id is not None:
+            language = await interaction.client.server_language(guild_id)
+        with texts.speaking(language):
+            embed, content, view = render()
+            ready = (
+                texts.READY_IN_CHANNEL_NOTE(note=content) if content else texts.READY_IN_CHANNEL()
+            )
+            addressed = texts.ADDRESSED(user_id=user_id, message=ready)
         return await self._send(
             channel,
             job_id=job_id,
             what="channel post",
-            content=texts.ADDRESSED(user_id=user_id, message=ready),
+            content=addressed,
             files=files,
             embed=embed,
             view=view,
@@ -205,13 +221,14 @@ class Poster:
         """A new message with the result in ``channel``, under the retry rule."""
 
         async def send() -> discord.Message:
-            return await channel.send(
+            message: discord.Message = await channel.send(
                 content=content,
                 embed=embed,
                 files=[f.to_file() for f in files],
                 view=view,
                 allowed_mentions=mentions,
             )
+            return message
 
         return await with_retries(send, self.retry_delays, what=what, job_id=job_id)
 

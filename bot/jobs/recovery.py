@@ -98,11 +98,14 @@ def _through_token(client: discord.Client, left: LeftOpen) -> tuple[discord.Webh
     return webhook, reply.message_id
 
 
-async def tell_interrupted(client: discord.Client, left: LeftOpen) -> None:
+async def tell_interrupted(client: discord.Client, left: LeftOpen, language: str) -> None:
     """Replace the job's ticket or "generating…" message with what happened, its buttons
-    removed; without a valid token, say it in the job's channel (pinging only its owner)."""
+    removed; without a valid token, say it in the job's channel (pinging only its owner).
+    ``language`` is the server's: the member's own is not known after a restart."""
     row = left.row
-    text = texts.INTERRUPTED(job_id=row.id)
+    with texts.speaking(language):
+        text = texts.INTERRUPTED(job_id=row.id)
+        addressed = texts.ADDRESSED(user_id=row.user_id, message=text)
     reached = _through_token(client, left)
     if reached is not None:
         webhook, message_id = reached
@@ -120,7 +123,7 @@ async def tell_interrupted(client: discord.Client, left: LeftOpen) -> None:
     channel = client.get_partial_messageable(row.channel_id, guild_id=row.guild_id)
     try:
         await channel.send(
-            texts.ADDRESSED(user_id=row.user_id, message=text),
+            addressed,
             allowed_mentions=only_pinging(row.user_id),
         )
     except DISCORD_FAILURES as exc:

@@ -19,7 +19,7 @@ from typing import Any
 
 import discord
 
-from bot import rendering, texts
+from bot import i18n, rendering, texts
 from bot.api import GenerationResult
 from bot.errors import ImagenError, ShuttingDownError
 from bot.generation import GenerationService, ImagineRequest, PreparedJob
@@ -33,7 +33,14 @@ from bot.jobs.access import (
 )
 from bot.jobs.buttons import cancel_view, result_view
 from bot.jobs.edit_modal import EditModal
-from bot.jobs.posting import DISCORD_FAILURES, DeliveryError, Poster, token_expiry, why
+from bot.jobs.posting import (
+    DISCORD_FAILURES,
+    DeliveryError,
+    Poster,
+    Rendered,
+    token_expiry,
+    why,
+)
 from bot.logs import log_context
 from bot.metrics import Metrics
 from bot.options import ImagineOptions
@@ -200,20 +207,24 @@ class JobRunner:
         )
         if job.ticket.state is not JobState.QUEUED:
             return False  # it started, or was cancelled, while the answer was on its way
+        # The queue calls back from fresh contexts: the member's language goes along by hand.
+        language = i18n.current()
         job.ticket.follow_position(
-            functools.partial(self._show_position, interaction, job),
+            functools.partial(self._show_position, interaction, job, language),
             POSITION_UPDATE_INTERVAL_S,
             shown=position,
         )
-        job.ticket.when_turn(lambda _: self._resume(interaction, job))
+        job.ticket.when_turn(lambda _: self._resume(interaction, job, language))
         return True
 
-    def _resume(self, interaction: Interaction, job: PreparedJob) -> None:
+    def _resume(self, interaction: Interaction, job: PreparedJob, language: str) -> None:
         """The queue's call-back for a parked job that started or was cancelled: run the rest in
         a task of its own, tracked for shutdown (this is called inside whatever moved the queue,
-        so the task starts from a fresh context, not that one's)."""
+        so the task starts from a fresh context, not that one's, in the member's language)."""
+        context = contextvars.Context()
+        context.run(i18n.use, language)
         task = asyncio.get_running_loop().create_task(
-            self._resumed(interaction, job), context=contextvars.Context()
+            self._resumed(interaction, job), context=context
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -261,9 +272,15 @@ class JobRunner:
 
     # -- queue position -----------------------------------------------------------------------
 
-    async def _show_position(self, interaction: Interaction, job: PreparedJob, pos: int) -> None:
-        """The queue's follower calls this from a task with a fresh context: ids set here."""
-        with log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id):
+    async def _show_position(
+        self, interaction: Interaction, job: PreparedJob, language: str, pos: int
+    ) -> None:
+        """The queue's follower calls this from a task with a fresh context: ids and language
+        set here."""
+        with (
+            log_context(job_id=job.job_id, guild_id=job.guild_id, user_id=job.user_id),
+            texts.speaking(language),
+        ):
             try:
                 await interaction.edit_original_response(
                     content=texts.QUEUED(position=pos),
@@ -321,19 +338,25 @@ class JobRunner:
         charged = job.model.credits_per_image * len(files)
         row = await self.service.get_job(job.job_id)
         assert row is not None
-        embed = rendering.result_embed(
-            row,
-            enhanced_prompt=result.enhanced_prompt,
-            charged=charged,
-            credits_left=await self.service.credits_left(
-                job, member_role_ids(interaction), charged=charged
-            ),
-            reencoded=any(f.reencoded for f in files),
-            requester_id=job.user_id,
+        credits_left = await self.service.credits_left(
+            job, member_role_ids(interaction), charged=charged
         )
-        content = None
-        if result.missing:
-            content = texts.PARTIAL(delivered=len(files), count=job.request.count)
+
+        def render() -> Rendered:
+            """The result in the language it is read in: the poster picks which."""
+            embed = rendering.result_embed(
+                row,
+                enhanced_prompt=result.enhanced_prompt,
+                charged=charged,
+                credits_left=credits_left,
+                reencoded=any(f.reencoded for f in files),
+                requester_id=job.user_id,
+            )
+            content = None
+            if result.missing:
+                content = texts.PARTIAL(delivered=len(files), count=job.request.count)
+            return Rendered(embed, content, result_view(job.job_id))
+
         await self.service.mark_posting(job, result, images=len(files), charged=charged)
         message = await self.poster.post_result(
             interaction,
@@ -342,9 +365,7 @@ class JobRunner:
             channel_id=job.channel_id,
             guild_id=job.guild_id,
             files=files,
-            embed=embed,
-            view=result_view(job.job_id),
-            content=content,
+            render=render,
             private=private,
         )
         completion = await self.service.complete(job, result, len(files), message.id)

@@ -145,6 +145,8 @@ class GuildSettings:
     daily_credits: int | None = None
     server_cap: int | None = None
     allow_private: bool | None = None
+    # The language everyone in the server reads (a catalogue code); None: each member's own.
+    language: str | None = None
 
 
 GUILD_SETTING_COLUMNS: tuple[str, ...] = (
@@ -160,6 +162,7 @@ GUILD_SETTING_COLUMNS: tuple[str, ...] = (
     "daily_credits",
     "server_cap",
     "allow_private",
+    "language",
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot.client import ImagenBot
@@ -38,7 +39,7 @@ def admin_group() -> app_commands.Group:
     (a changed order is a changed command tree, and a re-sync)."""
     group = app_commands.Group(
         name="imagine-admin",
-        description="Imagen Bot settings and moderation for this server",
+        description=locale_str("Imagen Bot settings and moderation for this server"),
         default_permissions=discord.Permissions(manage_guild=True),
         guild_only=True,
         allowed_contexts=app_commands.AppCommandContext(guild=True),

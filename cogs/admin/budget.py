@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from bot import texts
 from bot.ledger import MAX_CREDITS
@@ -15,13 +16,18 @@ Credits = app_commands.Range[int, 0, MAX_CREDITS]
 PositiveCredits = app_commands.Range[int, 1, MAX_CREDITS]
 SHOWN_BUDGETS = 20
 
-budget_group = app_commands.Group(name="budget", description="Daily credit budgets of this server")
+budget_group = app_commands.Group(
+    name="budget", description=locale_str("Daily credit budgets of this server")
+)
 
 
 @budget_group.command(
-    name="default", description="Daily credits for everyone without a role or user budget"
+    name="default",
+    description=locale_str("Daily credits for everyone without a role or user budget"),
 )
-@app_commands.describe(credits="Credits per member per day; leave empty to use the bot's default")
+@app_commands.describe(
+    credits=locale_str("Credits per member per day; leave empty to use the bot's default")
+)
 async def budget_default(interaction: Interaction, credits: Credits | None = None) -> None:
     entry = await admin_of(interaction).set_default_budget(
         guild_id_of(interaction), interaction.user.id, credits
@@ -34,10 +40,12 @@ async def budget_default(interaction: Interaction, credits: Credits | None = Non
 
 
 @budget_group.command(
-    name="role", description="Daily credits for members with a role (the highest applies)"
+    name="role",
+    description=locale_str("Daily credits for members with a role (the highest applies)"),
 )
 @app_commands.describe(
-    role="The role", credits="Credits per day; leave empty to remove the role's budget"
+    role=locale_str("The role"),
+    credits=locale_str("Credits per day; leave empty to remove the role's budget"),
 )
 async def budget_role(
     interaction: Interaction, role: discord.Role, credits: Credits | None = None
@@ -52,9 +60,12 @@ async def budget_role(
     await done(interaction, text, entry)
 
 
-@budget_group.command(name="user", description="A daily budget for one member, overriding roles")
+@budget_group.command(
+    name="user", description=locale_str("A daily budget for one member, overriding roles")
+)
 @app_commands.describe(
-    user="The member", credits="Credits per day; leave empty to remove the override"
+    user=locale_str("The member"),
+    credits=locale_str("Credits per day; leave empty to remove the override"),
 )
 async def budget_user(
     interaction: Interaction, user: discord.User, credits: Credits | None = None
@@ -69,8 +80,10 @@ async def budget_user(
     await done(interaction, text, entry)
 
 
-@budget_group.command(name="grant", description="Give a member extra credits for today")
-@app_commands.describe(user="The member", credits="Extra credits, today only")
+@budget_group.command(name="grant", description=locale_str("Give a member extra credits for today"))
+@app_commands.describe(
+    user=locale_str("The member"), credits=locale_str("Extra credits, today only")
+)
 async def budget_grant(
     interaction: Interaction, user: discord.User, credits: PositiveCredits
 ) -> None:
@@ -81,8 +94,8 @@ async def budget_grant(
     await done(interaction, text, change.entry)
 
 
-@budget_group.command(name="reset", description="Forget what a member spent today")
-@app_commands.describe(user="The member")
+@budget_group.command(name="reset", description=locale_str("Forget what a member spent today"))
+@app_commands.describe(user=locale_str("The member"))
 async def budget_reset(interaction: Interaction, user: discord.User) -> None:
     change = await admin_of(interaction).reset_spending(
         guild_id_of(interaction), interaction.user.id, user.id
@@ -92,8 +105,12 @@ async def budget_reset(interaction: Interaction, user: discord.User) -> None:
     )
 
 
-@budget_group.command(name="server-cap", description="Credits the whole server may spend per day")
-@app_commands.describe(credits="Credits per day for everyone together; leave empty for no cap")
+@budget_group.command(
+    name="server-cap", description=locale_str("Credits the whole server may spend per day")
+)
+@app_commands.describe(
+    credits=locale_str("Credits per day for everyone together; leave empty for no cap")
+)
 async def budget_server_cap(interaction: Interaction, credits: Credits | None = None) -> None:
     entry = await admin_of(interaction).set_server_cap(
         guild_id_of(interaction), interaction.user.id, credits
@@ -102,8 +119,10 @@ async def budget_server_cap(interaction: Interaction, credits: Credits | None = 
     await done(interaction, text, entry)
 
 
-@budget_group.command(name="show", description="Budgets of this server, or one member's today")
-@app_commands.describe(user="Show this member's budget and spending today")
+@budget_group.command(
+    name="show", description=locale_str("Budgets of this server, or one member's today")
+)
+@app_commands.describe(user=locale_str("Show this member's budget and spending today"))
 async def budget_show(interaction: Interaction, user: discord.Member | None = None) -> None:
     guild_id = guild_id_of(interaction)
     admin = admin_of(interaction)

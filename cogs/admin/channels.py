@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from bot import texts
 from cogs.admin.common import Interaction, admin_of, done, guild_id_of, reply
@@ -11,11 +12,15 @@ from cogs.admin.common import Interaction, admin_of, done, guild_id_of, reply
 GuildChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread
 SHOWN_CHANNELS = 50
 
-channel_group = app_commands.Group(name="channel", description="Channels where /imagine works")
+channel_group = app_commands.Group(
+    name="channel", description=locale_str("Channels where /imagine works")
+)
 
 
-@channel_group.command(name="allow", description="Allow /imagine in a channel (then only there)")
-@app_commands.describe(channel="Channel where members may generate images")
+@channel_group.command(
+    name="allow", description=locale_str("Allow /imagine in a channel (then only there)")
+)
+@app_commands.describe(channel=locale_str("Channel where members may generate images"))
 async def channel_allow(interaction: Interaction, channel: GuildChannel) -> None:
     change = await admin_of(interaction).allow_channel(
         guild_id_of(interaction), interaction.user.id, channel.id
@@ -27,8 +32,8 @@ async def channel_allow(interaction: Interaction, channel: GuildChannel) -> None
     await done(interaction, text(channel=channel.mention), change.entry)
 
 
-@channel_group.command(name="remove", description="Take a channel off the allowed list")
-@app_commands.describe(channel="Channel to take off the list")
+@channel_group.command(name="remove", description=locale_str("Take a channel off the allowed list"))
+@app_commands.describe(channel=locale_str("Channel to take off the list"))
 async def channel_remove(interaction: Interaction, channel: GuildChannel) -> None:
     change = await admin_of(interaction).remove_channel(
         guild_id_of(interaction), interaction.user.id, channel.id
@@ -40,7 +45,7 @@ async def channel_remove(interaction: Interaction, channel: GuildChannel) -> Non
     await done(interaction, text(channel=channel.mention), change.entry)
 
 
-@channel_group.command(name="list", description="Channels where /imagine works")
+@channel_group.command(name="list", description=locale_str("Channels where /imagine works"))
 async def channel_list(interaction: Interaction) -> None:
     channels = await admin_of(interaction).allowed_channels(guild_id_of(interaction))
     if not channels:

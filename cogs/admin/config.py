@@ -6,12 +6,14 @@ import zoneinfo
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
-from bot import texts
-from bot.admin import MAX_COOLDOWN_S, SETTINGS
+from bot import i18n, texts
+from bot.admin import FOLLOW_MEMBERS, MAX_COOLDOWN_S, SETTINGS
 from bot.catalogue import MAX_IMAGES, PERSON_GENERATION, SAFETY_SETTINGS
 from bot.rendering import EMBED_COLOUR, model_name
 from bot.storage import GuildSettings
+from bot.translator import declared
 from cogs.admin.common import (
     LIST_LIMIT,
     Interaction,
@@ -24,21 +26,32 @@ from cogs.admin.common import (
 from cogs.transformers import DefaultModel
 
 SAFETY_NAMES = {
-    "block_low_and_above": "Strict: block low and above",
-    "block_medium_and_above": "Medium: block medium and above",
-    "block_only_high": "Lenient: block only high",
+    "block_low_and_above": locale_str("Strict: block low and above"),
+    "block_medium_and_above": locale_str("Medium: block medium and above"),
+    "block_only_high": locale_str("Lenient: block only high"),
 }
-PERSON_NAMES = {"dont_allow": "No people", "allow_adult": "Adults only"}
+PERSON_NAMES = {
+    "dont_allow": locale_str("No people"),
+    "allow_adult": locale_str("Adults only"),
+}
 COMMON_TIMEZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York",
                     "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney"]  # fmt: skip
 
 config_group = app_commands.Group(
-    name="config", description="Show or change this server's settings"
+    name="config", description=locale_str("Show or change this server's settings")
 )
 
 
 def _on_off(value: bool | None) -> str:
     return texts.ADMIN_ON() if value else texts.ADMIN_OFF()
+
+
+def _choice_name(names: dict[str, locale_str], value: str | None) -> str | None:
+    """A choice's name in the reader's language (the value itself if it has none)."""
+    if value is None:
+        return None
+    name = names.get(value)
+    return texts.translated(name.message) if name is not None else value
 
 
 def describe_settings(gs: GuildSettings, bot_default_model: str) -> dict[str, str]:
@@ -53,12 +66,8 @@ def describe_settings(gs: GuildSettings, bot_default_model: str) -> dict[str, st
         "enhance_prompt": (
             _on_off(gs.enhance_prompt) if gs.enhance_prompt is not None else service_default
         ),
-        "safety_setting": SAFETY_NAMES.get(gs.safety_setting, gs.safety_setting)
-        if gs.safety_setting
-        else service_default,
-        "person_generation": PERSON_NAMES.get(gs.person_generation, gs.person_generation)
-        if gs.person_generation
-        else service_default,
+        "safety_setting": _choice_name(SAFETY_NAMES, gs.safety_setting) or service_default,
+        "person_generation": _choice_name(PERSON_NAMES, gs.person_generation) or service_default,
         "add_watermark": (
             _on_off(gs.add_watermark) if gs.add_watermark is not None else service_default
         ),
@@ -76,10 +85,15 @@ def describe_settings(gs: GuildSettings, bot_default_model: str) -> dict[str, st
             if gs.cooldown_seconds
             else texts.ADMIN_CONFIG_NO_COOLDOWN()
         ),
+        "language": (
+            i18n.LANGUAGE_NAMES.get(gs.language, gs.language)
+            if gs.language
+            else texts.ADMIN_CONFIG_LANGUAGE_MEMBERS()
+        ),
     }
 
 
-@config_group.command(name="show", description="This server's Imagen Bot settings")
+@config_group.command(name="show", description=locale_str("This server's Imagen Bot settings"))
 async def config_show(interaction: Interaction) -> None:
     view = await admin_of(interaction).overview(guild_id_of(interaction))
     gs = view.settings
@@ -115,18 +129,23 @@ async def config_show(interaction: Interaction) -> None:
     await reply(interaction, embed=embed)
 
 
-@config_group.command(name="set", description="Change one or more settings, or reset one")
+@config_group.command(
+    name="set", description=locale_str("Change one or more settings, or reset one")
+)
 @app_commands.describe(
-    default_model="Model used when a member names none",
-    enhance_prompt="Let the service rewrite prompts unless the member chooses",
-    safety_setting="How strictly the service filters images",
-    person_generation="Whether images may show people",
-    add_watermark="Add an invisible SynthID watermark",
-    max_images=f"Most images per request, 1-{MAX_IMAGES}",
-    timezone="IANA timezone for daily budgets, e.g. Europe/Paris",
-    cooldown_seconds=f"Seconds a member waits between requests, 0-{MAX_COOLDOWN_S}",
-    allow_private="Let members have their results sent to them by DM (default: allowed)",
-    reset="Put this setting back to its default",
+    default_model=locale_str("Model used when a member names none"),
+    enhance_prompt=locale_str("Let the service rewrite prompts unless the member chooses"),
+    safety_setting=locale_str("How strictly the service filters images"),
+    person_generation=locale_str("Whether images may show people"),
+    add_watermark=locale_str("Add an invisible SynthID watermark"),
+    max_images=declared(texts.ADMIN_CONFIG_MAX_IMAGES_OPTION, most=MAX_IMAGES),
+    timezone=locale_str("IANA timezone for daily budgets, e.g. Europe/Paris"),
+    cooldown_seconds=declared(texts.ADMIN_CONFIG_COOLDOWN_OPTION, most=MAX_COOLDOWN_S),
+    language=declared(texts.ADMIN_CONFIG_LANGUAGE_OPTION),
+    allow_private=locale_str(
+        "Let members have their results sent to them by DM (default: allowed)"
+    ),
+    reset=locale_str("Put this setting back to its default"),
 )
 @app_commands.choices(
     safety_setting=[app_commands.Choice(name=SAFETY_NAMES[s], value=s) for s in SAFETY_SETTINGS],
@@ -134,6 +153,15 @@ async def config_show(interaction: Interaction) -> None:
         app_commands.Choice(name=PERSON_NAMES[p], value=p) for p in PERSON_GENERATION
     ],
     reset=[app_commands.Choice(name=s, value=s) for s in SETTINGS],
+    language=[
+        app_commands.Choice(
+            name=declared(texts.ADMIN_CONFIG_LANGUAGE_MEMBERS), value=FOLLOW_MEMBERS
+        ),
+        *(
+            app_commands.Choice(name=i18n.LANGUAGE_NAMES[code], value=code)
+            for code in (i18n.SOURCE, *i18n.LANGUAGES)
+        ),
+    ],
 )
 async def config_set(
     interaction: Interaction,
@@ -146,6 +174,7 @@ async def config_set(
     timezone: app_commands.Range[str, 1, 64] | None = None,
     cooldown_seconds: app_commands.Range[int, 0, MAX_COOLDOWN_S] | None = None,
     allow_private: bool | None = None,
+    language: str | None = None,
     reset: str | None = None,
 ) -> None:
     guild_id = guild_id_of(interaction)
@@ -159,6 +188,7 @@ async def config_set(
         "timezone": timezone,
         "cooldown_seconds": cooldown_seconds,
         "allow_private": allow_private,
+        "language": language,
     }
     changes = {name: value for name, value in given.items() if value is not None}
     change = await admin_of(interaction).set_config(

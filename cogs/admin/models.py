@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from bot import texts
 from cogs.admin.common import Interaction, admin_of, done, guild_id_of, reply
 from cogs.transformers import AnyModel
 
-model_group = app_commands.Group(name="model", description="Turn models on or off in this server")
+model_group = app_commands.Group(
+    name="model", description=locale_str("Turn models on or off in this server")
+)
 
 
-@model_group.command(name="enable", description="Let members use a model again")
-@app_commands.describe(model="The model to turn on")
+@model_group.command(name="enable", description=locale_str("Let members use a model again"))
+@app_commands.describe(model=locale_str("The model to turn on"))
 async def model_enable(interaction: Interaction, model: AnyModel) -> None:
     entry = await admin_of(interaction).enable_model(
         guild_id_of(interaction), interaction.user.id, model.id
@@ -23,8 +26,8 @@ async def model_enable(interaction: Interaction, model: AnyModel) -> None:
     await done(interaction, texts.ADMIN_MODEL_ON(model=model.name), entry)
 
 
-@model_group.command(name="disable", description="Stop members from using a model")
-@app_commands.describe(model="The model to turn off")
+@model_group.command(name="disable", description=locale_str("Stop members from using a model"))
+@app_commands.describe(model=locale_str("The model to turn off"))
 async def model_disable(interaction: Interaction, model: AnyModel) -> None:
     entry = await admin_of(interaction).disable_model(
         guild_id_of(interaction), interaction.user.id, model.id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
 from bot import texts
 from bot.errors import UserInputError
@@ -23,18 +24,18 @@ from cogs.admin.common import (
 
 BLOCKLIST_EMBED_CHARS = 3800
 KINDS = [
-    app_commands.Choice(name="word or phrase", value="word"),
-    app_commands.Choice(name="regex", value="regex"),
+    app_commands.Choice(name=locale_str("word or phrase"), value="word"),
+    app_commands.Choice(name=locale_str("regex"), value="regex"),
 ]
 
 # -- bans ---------------------------------------------------------------------------------------
 
 
-@app_commands.command(name="ban", description="Stop a member from generating images")
+@app_commands.command(name="ban", description=locale_str("Stop a member from generating images"))
 @app_commands.describe(
-    user="Who to ban",
-    duration="How long, e.g. 30m, 2h, 7d (empty: until unbanned)",
-    reason="Shown to them when they try",
+    user=locale_str("Who to ban"),
+    duration=locale_str("How long, e.g. 30m, 2h, 7d (empty: until unbanned)"),
+    reason=locale_str("Shown to them when they try"),
 )
 async def ban(
     interaction: Interaction,
@@ -58,8 +59,10 @@ async def ban(
     await done(interaction, text, change.entry)
 
 
-@app_commands.command(name="unban", description="Let a banned member generate images again")
-@app_commands.describe(user="Who to unban")
+@app_commands.command(
+    name="unban", description=locale_str("Let a banned member generate images again")
+)
+@app_commands.describe(user=locale_str("Who to unban"))
 async def unban(interaction: Interaction, user: discord.User) -> None:
     entry = await admin_of(interaction).unban(
         guild_id_of(interaction), interaction.user.id, user.id
@@ -86,7 +89,7 @@ def ban_line(ban: BanRow) -> str:
     return texts.ADMIN_BANS_LINE(user_id=ban.user_id, until=until, banned_by=ban.banned_by)
 
 
-@app_commands.command(name="bans", description="Members who can't generate images")
+@app_commands.command(name="bans", description=locale_str("Members who can't generate images"))
 async def bans(interaction: Interaction) -> None:
     rows = await admin_of(interaction).bans(guild_id_of(interaction))
     if not rows:
@@ -105,13 +108,17 @@ async def bans(interaction: Interaction) -> None:
 
 # -- blocklist ----------------------------------------------------------------------------------
 
-blocklist_group = app_commands.Group(name="blocklist", description="Words and patterns refused")
+blocklist_group = app_commands.Group(
+    name="blocklist", description=locale_str("Words and patterns refused")
+)
 
 
-@blocklist_group.command(name="add", description="Refuse prompts containing a word or pattern")
+@blocklist_group.command(
+    name="add", description=locale_str("Refuse prompts containing a word or pattern")
+)
 @app_commands.describe(
-    pattern="A word or phrase (matched whole, any case, look-alikes too) or a regex",
-    kind="word (default) or regex",
+    pattern=locale_str("A word or phrase (matched whole, any case, look-alikes too) or a regex"),
+    kind=locale_str("word (default) or regex"),
 )
 @app_commands.choices(kind=KINDS)
 async def blocklist_add(
@@ -129,8 +136,11 @@ async def blocklist_add(
     await done(interaction, texts.ADMIN_BLOCKLIST_ADDED(kind=kind, pattern=shown), entry)
 
 
-@blocklist_group.command(name="remove", description="Stop refusing a word or pattern")
-@app_commands.describe(pattern="The entry, exactly as listed", kind="word or regex (default: both)")
+@blocklist_group.command(name="remove", description=locale_str("Stop refusing a word or pattern"))
+@app_commands.describe(
+    pattern=locale_str("The entry, exactly as listed"),
+    kind=locale_str("word or regex (default: both)"),
+)
 @app_commands.choices(kind=KINDS)
 async def blocklist_remove(
     interaction: Interaction,
@@ -158,7 +168,9 @@ async def _blocklist_autocomplete(
     return choices([r.pattern for r in rows if len(r.pattern) <= 100], current)
 
 
-@blocklist_group.command(name="list", description="Words and patterns this server refuses")
+@blocklist_group.command(
+    name="list", description=locale_str("Words and patterns this server refuses")
+)
 async def blocklist_list(interaction: Interaction) -> None:
     rows = await admin_of(interaction).blocklist(guild_id_of(interaction))
     if not rows:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import texts
+from bot import i18n, texts
 from bot.audit import AuditEntry, admin_hint, jump_url
 from bot.catalogue import get_model
 from bot.errors import ApiError, ImagenError
@@ -92,7 +92,9 @@ async def post_admin_action(
     bot: ImagenBot, entry: AuditEntry, *, channel_id: int | None = None
 ) -> None:
     """Tell the log channel (or ``channel_id``) about a recorded admin action."""
-    await post_to_log_channel(bot, entry.guild_id, embed=entry_embed(entry), channel_id=channel_id)
+    with texts.speaking(await bot.server_language(entry.guild_id)):
+        embed = entry_embed(entry)
+    await post_to_log_channel(bot, entry.guild_id, embed=embed, channel_id=channel_id)
 
 
 # -- generations --------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def generation_embed(
     )
     embed.add_field(name=texts.NOTICE_REQUESTED_BY(), value=f"<@{user_id}>")
     embed.add_field(name=texts.NOTICE_MODEL(), value=_model_label(model_id))
-    embed.add_field(name=texts.NOTICE_IMAGES(), value=str(images))
+    embed.add_field(name=texts.NOTICE_IMAGES(), value=i18n.number(images))
     cost = (
         texts.NOTICE_COST_USD(count=charged, usd=usd)
         if usd is not None
@@ -153,22 +155,25 @@ async def mirror_generation(
         if job.channel_id is not None and not private
         else None
     )
-    embed = generation_embed(
-        user_id=job.user_id,
-        prompt=job.request.prompt,
-        model_id=job.model.id,
-        images=row.images_delivered if row is not None else job.request.count,
-        charged=charged,
-        usd=row.usd if row is not None else None,
-        link=link,
-        job_id=job.job_id,
-    )
-    if private:
-        content = texts.NOTICE_GENERATED_PRIVATE(user_id=job.user_id, channel_id=job.channel_id)
-    elif job.channel_id is not None:
-        content = texts.NOTICE_GENERATED_IN(user_id=job.user_id, channel_id=job.channel_id)
-    else:
-        content = texts.NOTICE_GENERATED(user_id=job.user_id)
+    with texts.speaking(await bot.server_language(job.guild_id)):
+        embed = generation_embed(
+            user_id=job.user_id,
+            prompt=job.request.prompt,
+            model_id=job.model.id,
+            images=row.images_delivered if row is not None else job.request.count,
+            charged=charged,
+            usd=row.usd if row is not None else None,
+            link=link,
+            job_id=job.job_id,
+        )
+        if private:
+            content = texts.NOTICE_GENERATED_PRIVATE(
+                user_id=job.user_id, channel_id=job.channel_id
+            )
+        elif job.channel_id is not None:
+            content = texts.NOTICE_GENERATED_IN(user_id=job.user_id, channel_id=job.channel_id)
+        else:
+            content = texts.NOTICE_GENERATED(user_id=job.user_id)
     await post_to_log_channel(
         bot, job.guild_id, channel_id=channel_id, content=content, embed=embed
     )
@@ -213,8 +218,6 @@ async def report_failure_to_admins(
     """
     if guild_id is None:
         return
-    await post_to_log_channel(
-        bot,
-        guild_id,
-        embed=failure_embed(job_id=job_id, user_id=user_id, model_id=model_id, error=error),
-    )
+    with texts.speaking(await bot.server_language(guild_id)):
+        embed = failure_embed(job_id=job_id, user_id=user_id, model_id=model_id, error=error)
+    await post_to_log_channel(bot, guild_id, embed=embed)

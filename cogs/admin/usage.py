@@ -9,13 +9,15 @@ from collections.abc import Sequence
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str
 
-from bot import texts
+from bot import i18n, texts
 from bot.admin import MAX_USAGE_DAYS
 from bot.audit import jump_url
 from bot.moderation import sanitize_for_display
 from bot.rendering import EMBED_COLOUR, NO_PINGS, model_name
 from bot.storage import USAGE_CSV_COLUMNS, JobRow, UsageSummary
+from bot.translator import declared
 from cogs.admin.common import Interaction, admin_of, guild_id_of, reply
 
 CSV_MAX_BYTES = 8 * 1024 * 1024
@@ -59,9 +61,9 @@ def usage_csv(rows: Sequence[tuple[object, ...]], limit: int = CSV_MAX_BYTES) ->
 def usage_embed(summary: UsageSummary, days: int) -> discord.Embed:
     totals = summary.totals
     embed = discord.Embed(title=texts.ADMIN_USAGE_TITLE(count=days), colour=EMBED_COLOUR)
-    embed.add_field(name=texts.ADMIN_USAGE_REQUESTS(), value=str(totals.jobs))
-    embed.add_field(name=texts.ADMIN_USAGE_IMAGES(), value=str(totals.images))
-    embed.add_field(name=texts.ADMIN_USAGE_CREDITS(), value=str(totals.credits))
+    embed.add_field(name=texts.ADMIN_USAGE_REQUESTS(), value=i18n.number(totals.jobs))
+    embed.add_field(name=texts.ADMIN_USAGE_IMAGES(), value=i18n.number(totals.images))
+    embed.add_field(name=texts.ADMIN_USAGE_CREDITS(), value=i18n.number(totals.credits))
     embed.add_field(name=texts.ADMIN_USAGE_USD(), value=texts.ADMIN_USAGE_USD_VALUE(usd=totals.usd))
     embed.add_field(
         name=texts.ADMIN_USAGE_FAILED(), value=texts.ADMIN_USAGE_FAILED_VALUE(count=totals.failed)
@@ -97,8 +99,10 @@ def usage_embed(summary: UsageSummary, days: int) -> discord.Embed:
     return embed
 
 
-@app_commands.command(name="usage", description="What members generated and what it cost")
-@app_commands.describe(days=f"How many days back, 1-{MAX_USAGE_DAYS} (default 7)")
+@app_commands.command(
+    name="usage", description=locale_str("What members generated and what it cost")
+)
+@app_commands.describe(days=declared(texts.ADMIN_USAGE_DAYS_OPTION, most=MAX_USAGE_DAYS))
 async def usage(
     interaction: Interaction, days: app_commands.Range[int, 1, MAX_USAGE_DAYS] = 7
 ) -> None:
@@ -128,7 +132,9 @@ async def usage(
     )
 
 
-history_group = app_commands.Group(name="history", description="Generations of a member")
+history_group = app_commands.Group(
+    name="history", description=locale_str("Generations of a member")
+)
 
 
 def job_line(row: JobRow) -> str:
@@ -150,8 +156,10 @@ def job_line(row: JobRow) -> str:
     return " · ".join(parts) + "\n> " + sanitize_for_display(row.prompt.replace("\n", " "), 80)
 
 
-@history_group.command(name="user", description="A member's latest requests in this server")
-@app_commands.describe(user="Whose requests to show")
+@history_group.command(
+    name="user", description=locale_str("A member's latest requests in this server")
+)
+@app_commands.describe(user=locale_str("Whose requests to show"))
 async def history_user(interaction: Interaction, user: discord.User) -> None:
     rows = await admin_of(interaction).history(guild_id_of(interaction), user.id)
     if not rows:

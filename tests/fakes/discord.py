@@ -2676,6 +2676,7 @@ class FakeDiscord:
         values: Sequence[str] | None = None,
         component_type: int | None = None,
         member_permissions: int | None = None,
+        locale: str = "en-US",
     ) -> FakeInteraction:
         """Dispatch a component interaction (type 3) on a stored message (button by default)."""
         message = self.get_message(int(message_id))
@@ -2700,6 +2701,7 @@ class FakeDiscord:
             member_permissions=member_permissions,
             roles=None,
             message=message,
+            locale=locale,
         )
         return await self._send_interaction(it)
 
@@ -2719,6 +2721,7 @@ class FakeDiscord:
         guild_id: int | None = None,
         channel_id: int | None = None,
         dm: bool = False,
+        locale: str = "en-US",
     ) -> FakeInteraction:
         """Dispatch a modal submit (type 5).
 
@@ -2754,6 +2757,7 @@ class FakeDiscord:
             member_permissions=None,
             roles=None,
             message=message,
+            locale=locale,
         )
         return await self._send_interaction(it)
 

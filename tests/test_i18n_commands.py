@@ -1,0 +1,120 @@
+"""The synced command tree in every shipped language (issue 21): what the fake Discord recorded
+from the bot's sync carries a valid localization of every description and choice, for every
+command, subcommand and option, within Discord's rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import discord
+import pytest
+from discord import app_commands
+
+from bot.translator import CatalogueTranslator, valid_name
+from tests.harness import Stack, running_bot
+
+# Discord's locales a shipped catalogue serves.
+SERVED = {"de", "fr", "es-ES", "es-419", "pt-BR", "ja"}
+DISCORD_LOCALES = {locale.value for locale in discord.Locale}
+NAME = re.compile(r"^[-_\w\u0900-\u097F\u0E00-\u0E7F]{1,32}$")
+SUBCOMMAND, GROUP = 1, 2
+
+
+def walk(payload: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every command, subcommand group, subcommand and option, with its path."""
+
+    def inner(path: str, item: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        yield path, item
+        for option in item.get("options") or []:
+            yield from inner(f"{path} {option['name']}", option)
+
+    for command in payload:
+        yield from inner(command["name"], command)
+
+
+async def synced(stack: Stack) -> list[dict[str, Any]]:
+    async with running_bot(stack):
+        return [dict(c) for c in stack.discord.global_commands]
+
+
+async def test_every_description_is_localized_within_discords_rules(stack: Stack) -> None:
+    payload = await synced(stack)
+    assert {c["name"] for c in payload} >= {"imagine", "quota", "help", "history", "imagine-admin"}
+    for path, item in walk(payload):
+        assert NAME.fullmatch(item["name"]) and item["name"] == item["name"].lower(), path
+        for locale, name in (item.get("name_localizations") or {}).items():
+            assert locale in DISCORD_LOCALES, (path, locale)
+            assert NAME.fullmatch(name) and name == name.lower(), (path, locale, name)
+        assert 1 <= len(item["description"]) <= 100, path
+        localized = item.get("description_localizations") or {}
+        assert set(localized) == SERVED, (path, sorted(localized))
+        for locale, text in localized.items():
+            assert 1 <= len(text) <= 100, (path, locale, text)
+            assert text != item["description"], (path, locale)
+        for choice in item.get("choices") or []:
+            assert 1 <= len(choice["name"]) <= 100, (path, choice)
+            for locale, text in (choice.get("name_localizations") or {}).items():
+                assert locale in SERVED and 1 <= len(text) <= 100, (path, locale, text)
+
+
+async def test_choices_are_localized(stack: Stack) -> None:
+    options = dict(walk(await synced(stack)))
+    aspect = {c["value"]: c for c in options["imagine aspect_ratio"]["choices"]}
+    assert aspect["1:1"]["name"] == "1:1 square"
+    assert aspect["1:1"]["name_localizations"]["de"] == "1:1 quadratisch"
+    assert aspect["16:9"]["name_localizations"]["ja"] == "16:9 横長"
+    assert aspect["9:16"]["name_localizations"]["es-419"] == "9:16 vertical"
+    language = {c["value"]: c for c in options["imagine-admin config set language"]["choices"]}
+    assert set(language) == {"member", "en", "de", "fr", "es", "pt_BR", "ja"}
+    assert language["member"]["name_localizations"]["fr"] == (
+        "Suivre la langue Discord de chaque membre"
+    )
+    assert language["de"]["name"] == "Deutsch"  # a language is named in its own language
+    safety = options["imagine-admin config set safety_setting"]["choices"]
+    assert safety[0]["name_localizations"]["pt-BR"] == "Rígido: bloquear a partir de baixo"
+
+
+async def test_descriptions_read_in_each_language(stack: Stack) -> None:
+    options = dict(walk(await synced(stack)))
+    imagine = options["imagine"]["description_localizations"]
+    assert imagine["de"] == "Bilder aus einem Text-Prompt erzeugen"
+    assert imagine["ja"] == "テキストのプロンプトから画像を作成します"
+    assert imagine["es-ES"] == imagine["es-419"] == "Crear imágenes a partir de un prompt de texto"
+    count = options["imagine count"]["description_localizations"]
+    assert count["fr"] == "Combien d'images, 1-4 (chacune coûte des crédits)"
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("bild", True),
+        ("neu-würfeln", True),
+        ("画像", True),
+        ("Bild", False),
+        ("zu lang" * 5, False),
+    ],
+)
+def test_a_name_that_breaks_discords_rules_is_refused(name: str, ok: bool) -> None:
+    assert valid_name(name) is ok
+
+
+async def test_the_translator_leaves_a_rule_breaking_name_english() -> None:
+    """A catalogue entry may not break the sync: a translation that is no valid name stays
+    English where a name goes, and is used where free text goes (a choice, a description)."""
+    translator = CatalogueTranslator()
+    where = app_commands.TranslationContextLocation
+    string = app_commands.locale_str("word or phrase")
+
+    async def translated(
+        location: app_commands.TranslationContextLocation, locale: discord.Locale
+    ) -> str | None:
+        context: Any = app_commands.TranslationContext(location, None)  # type: ignore[call-overload]
+        result: str | None = await translator.translate(string, locale, context)
+        return result
+
+    assert await translated(where.choice_name, discord.Locale.german) == "Wort oder Phrase"
+    assert await translated(where.parameter_name, discord.Locale.german) is None
+    assert await translated(where.choice_name, discord.Locale.korean) is None
+    assert await translated(where.choice_name, discord.Locale.american_english) is None
