@@ -84,7 +84,8 @@ def _run_in_thread(work: Callable[[], Awaitable[T]]) -> T:
 class PostgresServer:
     bindir: Path
     root: Path
-    port: int
+    port: int = field(default_factory=lambda: _free_port())
+    durable: bool = False  # fsync and synchronous commits, as a real server (benchmarks)
     proc: subprocess.Popen[bytes] | None = None
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -133,11 +134,13 @@ class PostgresServer:
                 "-k", str(self.socket_dir),
                 "-h", "127.0.0.1",
                 "-p", str(self.port),
-                # A throwaway server: durability buys nothing here.
-                "-c", "fsync=off",
-                "-c", "synchronous_commit=off",
-                "-c", "full_page_writes=off",
                 "-c", "max_connections=300",
+                # A throwaway server: durability buys the tests nothing.
+                *([] if self.durable else [
+                    "-c", "fsync=off",
+                    "-c", "synchronous_commit=off",
+                    "-c", "full_page_writes=off",
+                ]),
             ],
             stdout=log, stderr=subprocess.STDOUT, **owner,
         )  # fmt: skip
@@ -194,22 +197,29 @@ class PostgresServer:
                 self.proc.wait(10)
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    """The session's PostgreSQL server (skipped, with how to get it, without the binaries)."""
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip(HOW_TO_GET)
+@contextlib.contextmanager
+def postgres_server(bindir: Path, *, durable: bool = False) -> Iterator[PostgresServer]:
+    """A started server in a folder of its own, stopped and removed at the end."""
     # Not under pytest's tmp folders: those are private to root, and the server runs as another
     # user when the tests run as root.
     root = Path(tempfile.mkdtemp(prefix="imagen-pg-"))
-    server = PostgresServer(bindir, root, _free_port())
+    server = PostgresServer(bindir, root, durable=durable)
     try:
         server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (skipped, with how to get it, without the binaries)."""
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(HOW_TO_GET)
+    with postgres_server(bindir) as server:
+        yield server
 
 
 @pytest.fixture
