@@ -12,7 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from bot.config import load_settings
+from bot.config import ConfigError, load_settings
 from bot.ledger import BudgetExceededError, Ledger, guild_scope
 from bot.logs import SecretFilter
 from bot.storage import StorageError
@@ -127,6 +127,30 @@ async def test_a_reset_waits_for_a_settlement_and_reports_what_it_cleared(
     assert (usage.reserved, usage.charged) == (0, 0)
 
 
+async def test_a_settings_update_returns_the_row_its_own_write_left(
+    db: PostgresDatabase, pg_url: str
+) -> None:
+    """Another admin's update is in flight: this one waits for it, then returns the row as its
+    own write left it (both changes), not a read made before or after."""
+    await db.guilds.update_guild_settings(GUILD, timezone="UTC")
+    conn = await asyncpg.connect(pg_url)
+    try:
+        held = conn.transaction()
+        await held.start()
+        await conn.execute(
+            "UPDATE guild_settings SET cooldown_seconds = 30 WHERE guild_id = $1", GUILD
+        )
+        updating = asyncio.create_task(
+            db.guilds.update_guild_settings(GUILD, timezone="Europe/Paris")
+        )
+        await until(lambda: lock_waits(db), "the update to wait for the other admin's")
+        await held.commit()
+    finally:
+        await conn.close()
+    updated = await asyncio.wait_for(updating, 60)
+    assert (updated.timezone, updated.cooldown_seconds) == ("Europe/Paris", 30)
+
+
 @pytest.mark.parametrize("kind", ["budget", "cap", "usd"])
 async def test_1000_reservations_from_3_processes_grant_exactly_the_limit(
     pg_url: str, kind: str
@@ -232,6 +256,16 @@ def test_the_database_urls_password_is_masked_in_settings_and_logs() -> None:
     assert masked_url(url) == "postgresql://bot:********@db.internal:5432/imagen"
     scrubbed = SecretFilter(settings.secrets()).scrub(f"auth failed for bot ({PASSWORD}) at {url}")
     assert PASSWORD not in scrubbed
+    with pytest.raises(ConfigError) as bad:
+        load_settings(
+            {
+                "DISCORD_TOKEN": DISCORD_TOKEN,
+                "AIMLAPI_KEY": AIMLAPI_KEY,
+                "DATABASE_URL": f"mysql://bot:{PASSWORD}@db/imagen",
+            },
+            env_file=None,
+        )
+    assert "DATABASE_URL" in str(bad.value) and PASSWORD not in str(bad.value)
 
 
 async def test_an_unreachable_database_is_a_clear_error_without_the_password(
@@ -269,3 +303,18 @@ async def test_check_names_the_postgres_database_without_its_password(
     assert f"ok    database {masked_url(url)} (schema version {len(load_migrations())})" in output
     assert PASSWORD not in output
     assert not (tmp_path / "unused.sqlite3").exists()
+
+
+async def test_a_backup_is_a_pg_dump_archive_of_the_live_database(
+    db: PostgresDatabase, tmp_path: Path
+) -> None:
+    await db.set_meta("k", "v")
+    target = tmp_path / "backup.dump"
+    await db.backup_to(target)
+    assert target.read_bytes()[:5] == b"PGDMP"  # pg_restore's custom format
+    listing = await asyncio.to_thread(
+        subprocess.run, ["pg_restore", "--list", str(target)], capture_output=True, text=True
+    )
+    assert "TABLE DATA public meta" in listing.stdout and "FUNCTION public reserve_job" in (
+        listing.stdout
+    )
