@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 
 from bot.ledger import BudgetExceededError, Ledger, guild_scope, personal_scope
 from bot.storage.postgres import PostgresDatabase
@@ -129,6 +130,10 @@ async def test_a_populated_sqlite_file_is_copied_whole_and_budgets_stay_exact(
         assert await db.jobs.finish_job(open_job, state="failed")
         assert not await db.jobs.finish_job(open_job, state="done", credits_charged=3)
         assert (await db.budgets.usage(scope.key, day, USER)).used == granted
+        # The day's spend copied as one total, then moved by jobs of every scope: the delivered
+        # 0.04, the DM job's estimate and the new jobs' estimates; the settled one's is gone.
+        _, bot_day = ledger.days(scope)
+        assert await db.budgets.bot_spend(bot_day) == pytest.approx(0.04 + 0.021 * (1 + granted))
 
 
 async def test_a_target_with_data_is_refused_and_left_as_it_was(

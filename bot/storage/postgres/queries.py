@@ -97,7 +97,7 @@ SCOPE_USAGE = (
     "SELECT COALESCE(SUM(reserved + charged), 0) AS used FROM budget_usage "
     "WHERE scope = $1 AND day = $2"
 )
-BOT_SPEND = "SELECT usd FROM bot_spend WHERE day = $1"
+BOT_SPEND = "SELECT GREATEST(0, COALESCE(SUM(usd), 0)) AS usd FROM bot_spend WHERE day = $1"
 BUDGET_RULES = """
 SELECT (SELECT credits FROM budget_user
          WHERE guild_id = $1 AND user_id = $2) AS user_credits,

@@ -71,9 +71,15 @@ CREATE TABLE budget_usage (
     PRIMARY KEY (scope, day, user_id)
 );
 
+-- Bot-wide spend per UTC day, as one row per day and scope, summed when read: one row per day
+-- would be written by every reservation and settlement in every server, and each would wait
+-- for the one before it to commit. A scope's row may go below zero (a job settled for less than
+-- its estimate, or reserved before migrate-to-postgres copied the day's total into scope '').
 CREATE TABLE bot_spend (
-    day  TEXT PRIMARY KEY,
-    usd  DOUBLE PRECISION NOT NULL DEFAULT 0
+    day    TEXT NOT NULL,
+    scope  TEXT NOT NULL DEFAULT '',
+    usd    DOUBLE PRECISION NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, scope)
 );
 
 CREATE TABLE budget_role (
@@ -148,8 +154,8 @@ CREATE INDEX audit_log_guild ON audit_log (guild_id, created_at);
 -- settlement never wait on each other in opposite orders.
 CREATE FUNCTION jobs_reserve() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO bot_spend (day, usd) VALUES (NEW.bot_day, NEW.usd_reserved)
-    ON CONFLICT (day) DO UPDATE SET usd = bot_spend.usd + excluded.usd;
+    INSERT INTO bot_spend (day, scope, usd) VALUES (NEW.bot_day, NEW.scope, NEW.usd_reserved)
+    ON CONFLICT (day, scope) DO UPDATE SET usd = bot_spend.usd + excluded.usd;
     INSERT INTO budget_usage (scope, day, user_id, reserved)
     VALUES (NEW.scope, NEW.budget_day, NEW.user_id, NEW.credits_reserved)
     ON CONFLICT (scope, day, user_id)
@@ -163,9 +169,9 @@ EXECUTE FUNCTION jobs_reserve();
 
 CREATE FUNCTION jobs_settle() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE bot_spend
-       SET usd = GREATEST(0, usd - OLD.usd_reserved + COALESCE(NEW.usd, 0))
-     WHERE day = OLD.bot_day;
+    INSERT INTO bot_spend (day, scope, usd)
+    VALUES (OLD.bot_day, OLD.scope, COALESCE(NEW.usd, 0) - OLD.usd_reserved)
+    ON CONFLICT (day, scope) DO UPDATE SET usd = bot_spend.usd + excluded.usd;
     UPDATE budget_usage
        SET reserved = reserved - OLD.credits_reserved,
            charged = charged + NEW.credits_charged
@@ -179,11 +185,11 @@ EXECUTE FUNCTION jobs_settle();
 
 -- The reservation: one statement for the client (SELECT reserve_job(...)). Reading sums and
 -- inserting in one INSERT ... SELECT is not atomic under READ COMMITTED, so the function first
--- takes a lock that every reservation in the same scope and day takes (and, with a USD cap, the
--- day's bot_spend row, which every reservation takes under a cap); a VOLATILE function reads with
--- a fresh snapshot per statement, so the checks after the lock see every reservation committed
--- before it. The locks are held to the end of the transaction, so the next reservation in the
--- scope sees this one.
+-- takes a lock that every reservation in the same scope and day takes (and, with a USD cap, one
+-- that every reservation that UTC day takes); a VOLATILE function reads with a fresh snapshot
+-- per statement, so the checks after the locks see every reservation committed before them.
+-- The locks are held to the end of the transaction, so the next reservation sees this one.
+-- Always the scope's lock first, then the day's: no two reservations wait in opposite orders.
 CREATE FUNCTION reserve_job(
     p_guild_id BIGINT, p_channel_id BIGINT, p_user_id BIGINT, p_scope TEXT, p_day TEXT,
     p_bot_day TEXT, p_model TEXT, p_prompt TEXT, p_negative_prompt TEXT, p_aspect_ratio TEXT,
@@ -198,12 +204,12 @@ DECLARE
     v_spent DOUBLE PRECISION;
     v_id BIGINT;
 BEGIN
-    -- 20: this lock's namespace (issue 20); the second key names the scope and day.
+    -- 20 and 21: the namespaces of these locks; the second key names the scope and day.
     PERFORM pg_advisory_xact_lock(20, hashtext(p_scope || '|' || p_day));
     IF p_usd_cap IS NOT NULL THEN
-        INSERT INTO bot_spend (day) VALUES (p_bot_day)
-        ON CONFLICT (day) DO UPDATE SET usd = bot_spend.usd
-        RETURNING usd INTO v_spent;
+        PERFORM pg_advisory_xact_lock(21, hashtext(p_bot_day));
+        SELECT GREATEST(0, COALESCE(SUM(usd), 0)) INTO v_spent
+          FROM bot_spend WHERE day = p_bot_day;
         IF v_spent + p_usd > p_usd_cap THEN
             RETURN NULL;
         END IF;
