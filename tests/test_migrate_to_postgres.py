@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,12 @@ async def populate(path: Path) -> tuple[int, int]:
         ledger = Ledger(db, default_daily_credits=10, usd_cap=5.0)
         scope = guild_scope(GUILD, "Europe/Paris")
         await db.guilds.update_guild_settings(
-            GUILD, timezone="Europe/Paris", enhance_prompt=True, daily_credits=6, server_cap=50
+            GUILD,
+            timezone="Europe/Paris",
+            enhance_prompt=True,
+            daily_credits=6,
+            server_cap=50,
+            allow_private=False,
         )
         await db.budgets.set_role_budget(GUILD, 77, 8)
         await db.budgets.set_user_budget(GUILD, USER + 1, 3)
@@ -45,6 +51,8 @@ async def populate(path: Path) -> tuple[int, int]:
         failed = await ledger.reserve(scope, (), new_job(ledger, scope, user=USER, credits=1))
         await db.jobs.finish_job(failed, state="failed", error_class="upstream")
         open_job = await ledger.reserve(scope, (), new_job(ledger, scope, user=USER, credits=3))
+        await db.jobs.save_reply(open_job, message_id=66, token="tok", expires_at=time.time() + 600)
+        await db.members.update_member_defaults(GUILD, USER, aspect_ratio="16:9", private=True)
         dm = personal_scope(USER)
         await ledger.reserve(dm, (), new_job(ledger, dm, user=USER, credits=1))
         await db.budgets.reset_usage(scope=scope.key, day=day, user_id=USER)

@@ -27,6 +27,7 @@ from bot.storage.postgres.repositories import (
     PostgresBudgets,
     PostgresGuilds,
     PostgresJobs,
+    PostgresMembers,
     PostgresModeration,
     PostgresReports,
     PostgresRequests,
@@ -85,6 +86,7 @@ class PostgresDatabase:
         self.audit = PostgresAudit(pool)
         self.reports = PostgresReports(pool)
         self.requests = PostgresRequests(pool)
+        self.members = PostgresMembers(pool)
 
     @property
     def shown_as(self) -> str:

@@ -6,7 +6,12 @@ The statements mirror ``bot.storage.sqlite.queries`` one for one; where the dial
 
 from __future__ import annotations
 
-from bot.storage.types import GUILD_SETTING_COLUMNS, JOB_COLUMNS, USAGE_CSV_COLUMNS
+from bot.storage.types import (
+    GUILD_SETTING_COLUMNS,
+    JOB_COLUMNS,
+    MEMBER_DEFAULT_COLUMNS,
+    USAGE_CSV_COLUMNS,
+)
 
 # -- connection and lifecycle --------------------------------------------------------------------
 
@@ -257,6 +262,8 @@ COPIED_TABLES = (
     "blocklist",
     "disabled_models",
     "audit_log",
+    "member_defaults",
+    "job_replies",
 )
 # The tables whose ids are an identity: after rows come in with their own ids, the next id
 # must follow the largest copied one.
@@ -298,3 +305,56 @@ def sqlite_rows(table: str, columns: list[str]) -> str:
     """Every row of a table (names from SQLite's own catalogue), parents before children."""
     order = " ORDER BY id" if "id" in columns else ""
     return f"SELECT {', '.join(columns)} FROM {table}{order}"
+
+
+# -- job replies (where an open job's answer is, for recovery after a crash) ----------------------
+
+SAVE_REPLY = """
+INSERT INTO job_replies (job_id, message_id, token, expires_at)
+SELECT $1::bigint, $2::bigint,
+       CASE WHEN $4::double precision > $5::double precision THEN $3::text END,
+       $4::double precision
+ WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1::bigint AND state IN ('queued', 'running'))
+ON CONFLICT (job_id) DO UPDATE
+   SET message_id = excluded.message_id, token = excluded.token, expires_at = excluded.expires_at
+"""
+MARK_POSTING = """
+INSERT INTO job_replies (job_id, posting_at, images, credits_charged, api_credits, usd,
+                         enhanced_prompt)
+SELECT $1::bigint, $2::double precision, $3::integer, $4::integer, $5::double precision,
+       $6::double precision, $7::text
+ WHERE EXISTS (SELECT 1 FROM jobs WHERE id = $1::bigint AND state = 'running')
+ON CONFLICT (job_id) DO UPDATE
+   SET posting_at = excluded.posting_at, images = excluded.images,
+       credits_charged = excluded.credits_charged, api_credits = excluded.api_credits,
+       usd = excluded.usd, enhanced_prompt = excluded.enhanced_prompt
+RETURNING job_id
+"""
+GET_REPLY = """
+SELECT job_id, message_id, CASE WHEN expires_at > $2::double precision THEN token END AS token,
+       posting_at,
+       images, credits_charged, api_credits, usd, enhanced_prompt
+  FROM job_replies WHERE job_id = $1
+"""
+FORGET_EXPIRED_TOKENS = (
+    "UPDATE job_replies SET token = NULL WHERE token IS NOT NULL AND expires_at <= $1"
+)
+
+# -- member defaults (/settings) ------------------------------------------------------------------
+
+_MEMBER = ", ".join(MEMBER_DEFAULT_COLUMNS)
+MEMBER_DEFAULTS = f"SELECT {_MEMBER} FROM member_defaults WHERE guild_id = $1 AND user_id = $2"
+RESET_MEMBER_DEFAULTS = "DELETE FROM member_defaults WHERE guild_id = $1 AND user_id = $2"
+
+
+def upsert_member_defaults(columns: list[str]) -> str:
+    """Set ``columns`` (names checked against ``MEMBER_DEFAULT_COLUMNS`` by the caller) and
+    return the member's whole row as this statement left it."""
+    assignments = ", ".join(f"{c} = excluded.{c}" for c in columns)
+    values = ", ".join(f"${n}" for n in range(4, 4 + len(columns)))
+    return (
+        f"INSERT INTO member_defaults (guild_id, user_id, updated_at, {', '.join(columns)}) "
+        f"VALUES ($1, $2, $3, {values}) "
+        "ON CONFLICT (guild_id, user_id) DO UPDATE SET updated_at = excluded.updated_at, "
+        f"{assignments} RETURNING {_MEMBER}"
+    )

@@ -8,12 +8,14 @@ from typing import Any
 
 from bot.storage.postgres import queries as q
 from bot.storage.postgres.connection import Pool, Row
-from bot.storage.sqlite.repositories import SQLITE_INT_MAX, now
+from bot.storage.sqlite.repositories import PERSONAL, SQLITE_INT_MAX, now
 from bot.storage.sqlite.repositories import _job as job_of
+from bot.storage.sqlite.repositories import _member_defaults as member_defaults_of
 from bot.storage.sqlite.repositories import _settings as settings_of
 from bot.storage.sqlite.repositories import _usage_line as usage_line_of
 from bot.storage.types import (
     GUILD_SETTING_COLUMNS,
+    MEMBER_DEFAULT_COLUMNS,
     TERMINAL_STATES,
     USAGE_CSV_COLUMNS,
     AuditRow,
@@ -23,8 +25,11 @@ from bot.storage.types import (
     BudgetRules,
     GuildRules,
     GuildSettings,
+    JobReply,
     JobRow,
+    MemberDefaults,
     NewJob,
+    Posting,
     RequestContext,
     Usage,
     UsageSummary,
@@ -38,6 +43,10 @@ def _job(row: Row) -> JobRow:
 
 def _settings(row: Row | None, guild_id: int) -> GuildSettings:
     return settings_of(row, guild_id)  # type: ignore[arg-type]
+
+
+def _member_defaults(row: Row | None) -> MemberDefaults:
+    return member_defaults_of(row)  # type: ignore[arg-type]
 
 
 class PostgresJobs:
@@ -119,6 +128,44 @@ class PostgresJobs:
 
     async def open_jobs(self) -> list[JobRow]:
         return [_job(r) for r in await self._db.fetchall(q.OPEN_JOBS)]
+
+    async def save_reply(
+        self, job_id: int, *, message_id: int | None, token: str, expires_at: float
+    ) -> None:
+        await self._db.execute(q.SAVE_REPLY, job_id, message_id, token, expires_at, now())
+
+    async def mark_posting(self, job_id: int, posting: Posting) -> bool:
+        row = await self._db.fetchone(
+            q.MARK_POSTING,
+            job_id,
+            now(),
+            posting.images,
+            posting.credits_charged,
+            posting.api_credits,
+            posting.usd,
+            posting.enhanced_prompt,
+        )
+        return row is not None
+
+    async def job_reply(self, job_id: int) -> JobReply | None:
+        row = await self._db.fetchone(q.GET_REPLY, job_id, now())
+        if row is None:
+            return None
+        posting = None
+        if row["posting_at"] is not None:
+            posting = Posting(
+                images=int(row["images"]),
+                credits_charged=int(row["credits_charged"]),
+                api_credits=row["api_credits"],
+                usd=row["usd"],
+                enhanced_prompt=row["enhanced_prompt"],
+            )
+        return JobReply(
+            job_id=job_id, message_id=row["message_id"], token=row["token"], posting=posting
+        )
+
+    async def forget_expired_tokens(self) -> int:
+        return await self._db.execute(q.FORGET_EXPIRED_TOKENS, now())
 
     async def recent_jobs(
         self, *, user_id: int, guild_id: int | None = None, limit: int = 10
@@ -216,6 +263,35 @@ class PostgresGuilds:
             values[columns.index("cooldown_seconds")] = 0
         row = await self._db.fetchone(q.upsert_guild_settings(columns), guild_id, now(), *values)
         return _settings(row, guild_id)
+
+
+class PostgresMembers:
+    def __init__(self, db: Pool) -> None:
+        self._db = db
+
+    async def member_defaults(self, guild_id: int | None, user_id: int) -> MemberDefaults:
+        row = await self._db.fetchone(q.MEMBER_DEFAULTS, guild_id or PERSONAL, user_id)
+        return _member_defaults(row)
+
+    async def update_member_defaults(
+        self, guild_id: int | None, user_id: int, **changes: object
+    ) -> MemberDefaults:
+        """Set some defaults (``None`` clears one) in one upsert that returns the row."""
+        unknown = set(changes) - set(MEMBER_DEFAULT_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown member defaults: {sorted(unknown)}")
+        if not changes:
+            return await self.member_defaults(guild_id, user_id)
+        columns = list(changes)
+        values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
+        row = await self._db.fetchone(
+            q.upsert_member_defaults(columns), guild_id or PERSONAL, user_id, now(), *values
+        )
+        return _member_defaults(row)
+
+    async def reset_member_defaults(self, guild_id: int | None, user_id: int) -> bool:
+        deleted = await self._db.execute(q.RESET_MEMBER_DEFAULTS, guild_id or PERSONAL, user_id)
+        return deleted == 1
 
 
 class PostgresModeration:
