@@ -1,4 +1,5 @@
-"""Entry point: ``python -m bot [run|check [--offline]|invite|sync]`` (also ``imagen-bot``).
+"""Entry point: ``python -m bot [run|check [--offline]|invite|sync|migrate-to-postgres]``
+(also ``imagen-bot``).
 
 Resources are opened here with ``async with`` and handed to the bot, so their lifetime is the
 process's and they close in the right order whatever happens.
@@ -23,7 +24,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.errors import ImagenError
 from bot.logs import setup_logging
 from bot.services import build_services
-from bot.storage import StorageError
+from bot.storage import Database, StorageError
 from bot.storage.sqlite import SQLiteDatabase
 
 log = logging.getLogger("bot")
@@ -43,6 +44,27 @@ def invite_permissions() -> discord.Permissions:
     )
 
 
+async def open_database(settings: Settings) -> Database:
+    """PostgreSQL when ``DATABASE_URL`` is set, else the SQLite file at ``DATABASE_PATH``."""
+    if settings.database_url is None:
+        return await SQLiteDatabase.open(settings.database_path)
+    # Imported here: a bot on SQLite never loads the PostgreSQL driver.
+    from bot.storage.postgres import PostgresDatabase
+
+    return await PostgresDatabase.open(
+        settings.database_url.reveal(), pool_size=settings.database_pool_size
+    )
+
+
+def database_name(settings: Settings) -> str:
+    """The database as an operator may see it: the URL without its password, or the path."""
+    if settings.database_url is None:
+        return str(settings.database_path)
+    from bot.storage.postgres import masked_url
+
+    return masked_url(settings.database_url.reveal())
+
+
 def http_session(settings: Settings) -> aiohttp.ClientSession:
     timeout = aiohttp.ClientTimeout(total=None, connect=15, sock_read=settings.generation_timeout_s)
     return aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "imagen-bot/0.1"})
@@ -51,7 +73,7 @@ def http_session(settings: Settings) -> aiohttp.ClientSession:
 async def run_bot(settings: Settings, *, force_sync: bool = False, sync_only: bool = False) -> int:
     apply_discord_urls(settings)
     async with http_session(settings) as session:
-        db = await SQLiteDatabase.open(settings.database_path)
+        db = await open_database(settings)
         async with db:
             services = build_services(settings, db, session)
             bot = ImagenBot(settings=settings, services=services, force_sync=force_sync)
@@ -91,14 +113,13 @@ async def run_check(settings: Settings, *, offline: bool) -> int:
             "Set it in .env (see .env.example)"
         )
     try:
-        db = await SQLiteDatabase.open(settings.database_path)
+        db = await open_database(settings)
     except StorageError as exc:
         print(f"FAIL  database: {exc}")
         return 1
     async with db:
-        print(
-            f"ok    database {settings.database_path} (schema version {await db.schema_version()})"
-        )
+        version = await db.schema_version()
+        print(f"ok    database {database_name(settings)} (schema version {version})")
     if offline:
         return 0
     apply_discord_urls(settings)
@@ -125,6 +146,30 @@ async def run_check(settings: Settings, *, offline: bool) -> int:
             print(f"FAIL  AI/ML API key: {exc.user_message}")
             failures += 1
     return 1 if failures else 0
+
+
+async def run_migrate_to_postgres(settings: Settings) -> int:
+    """Copy the SQLite file at DATABASE_PATH into the empty PostgreSQL database at
+    DATABASE_URL, then say what was copied."""
+    if settings.database_url is None:
+        print(
+            "imagen-bot: set DATABASE_URL to the new, empty PostgreSQL database to copy "
+            f"{settings.database_path} into",
+            file=sys.stderr,
+        )
+        return 2
+    from bot.storage.postgres import PostgresDatabase
+    from bot.storage.postgres.copy import copy_sqlite_to_postgres
+
+    async with await PostgresDatabase.open(settings.database_url.reveal(), pool_size=1) as target:
+        counts = await copy_sqlite_to_postgres(settings.database_path, target)
+    for table, count in counts.items():
+        print(f"ok    {table}: {count} rows")
+    print(
+        f"copied {settings.database_path} into {database_name(settings)}; keep DATABASE_URL "
+        "set and start the bot"
+    )
+    return 0
 
 
 def application_id_from_token(token: str) -> int | None:
@@ -156,6 +201,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     check.add_argument("--offline", action="store_true", help="skip the network checks")
     sub.add_parser("invite", help="print the invite URL")
     sub.add_parser("sync", help="force a slash-command sync and exit")
+    sub.add_parser(
+        "migrate-to-postgres",
+        help="copy the SQLite database (DATABASE_PATH) into an empty PostgreSQL (DATABASE_URL)",
+    )
     args = parser.parse_args(argv)
     args.command = args.command or "run"
     return args
@@ -174,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_invite(settings)
         if args.command == "check":
             return asyncio.run(run_check(settings, offline=args.offline))
+        if args.command == "migrate-to-postgres":
+            return asyncio.run(run_migrate_to_postgres(settings))
         return asyncio.run(
             run_bot(settings, force_sync=args.command == "sync", sync_only=args.command == "sync")
         )

@@ -60,6 +60,8 @@ class Settings:
     aimlapi_key: Secret
     aimlapi_base_url: str = "https://api.aimlapi.com"
     database_path: Path = Path("./data/imagen-bot.sqlite3")
+    database_url: Secret | None = None  # postgresql://...: PostgreSQL instead of DATABASE_PATH
+    database_pool_size: int = 5
     default_model: str = "google/imagen-4.0-fast-generate-001"
     default_daily_credits: int = 10
     max_concurrent_generations: int = 4
@@ -78,10 +80,16 @@ class Settings:
     discord_gateway_url: str | None = None  # None: the one discord.py knows
 
     def secrets(self) -> tuple[str, ...]:
-        """The secret values, for the log filter that scrubs them."""
-        return tuple(
+        """The secret values, for the log filter that scrubs them (the database URL's password
+        alone too: a driver's error may quote it without the rest of the URL)."""
+        values = [
             v.reveal() for f in fields(self) if isinstance(v := getattr(self, f.name), Secret)
-        )
+        ]
+        if self.database_url is not None:
+            password = urlsplit(self.database_url.reveal()).password
+            if password:
+                values.append(password)
+        return tuple(values)
 
 
 def _missing(name: str) -> ConfigError:
@@ -173,6 +181,20 @@ class _Reader:
             return None
         return self.url(name, "", schemes)
 
+    def database_url(self, name: str) -> Secret | None:
+        """A PostgreSQL URL, kept secret whole: it may carry a password."""
+        value = self.raw(name)
+        if value is None:
+            return None
+        try:
+            scheme = urlsplit(value).scheme
+        except ValueError:
+            scheme = ""
+        if scheme not in {"postgresql", "postgres"}:
+            # The value itself is not repeated: it may hold a password.
+            raise _bad(name, "expected a URL starting with postgresql:// or postgres://")
+        return Secret(value)
+
     def ip_address(self, name: str, default: str) -> str:
         value = self.raw(name)
         if value is None:
@@ -220,6 +242,8 @@ def load_settings(
         aimlapi_key=r.secret("AIMLAPI_KEY"),
         aimlapi_base_url=r.url("AIMLAPI_BASE_URL", Settings.aimlapi_base_url, ("https", "http")),
         database_path=Path(r.raw("DATABASE_PATH") or str(Settings.database_path)),
+        database_url=r.database_url("DATABASE_URL"),
+        database_pool_size=r.required_int("DATABASE_POOL_SIZE", 5, minimum=1, maximum=100),
         default_model=default_model,
         default_daily_credits=r.required_int(
             "DEFAULT_DAILY_CREDITS", 10, minimum=0, maximum=1_000_000

@@ -15,6 +15,10 @@ from hypothesis import settings as hypothesis_settings
 from bot.api import AimlApiClient
 from tests.fakes.aimlapi import FakeAimlApi
 from tests.harness import AIMLAPI_KEY, Stack, fake_stack
+from tests.postgres import any_db, backend, pg_server, pg_url
+
+# The PostgreSQL server and the fixture that runs a test on both backends (tests/postgres.py).
+__all__ = ["any_db", "backend", "pg_server", "pg_url"]
 
 # CI: no time limit per example (a loaded 2-core machine is slow, not wrong), the same examples
 # every run, and no example database carried between runs.

@@ -1,19 +1,19 @@
-"""The budget ledger on a real SQLite file: atomic reservations, refunds, limits and days."""
+"""The budget ledger on both backends (a real SQLite file, a real PostgreSQL server): atomic
+reservations, refunds, limits and days."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.ledger import BudgetExceededError, Ledger, guild_scope, personal_scope
 from bot.storage import Database
-from bot.storage.sqlite import SQLiteDatabase
 from tests.harness import Clock, new_job
+from tests.postgres import Backend
 from tests.storage_sql import sql_rows
 
 GUILD = 1000
@@ -21,15 +21,15 @@ USER = 42
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with await SQLiteDatabase.open(tmp_path / "ledger.sqlite3") as database:
-        yield database
+async def db(any_db: Database) -> AsyncIterator[Database]:
+    """Every test here runs on SQLite and on PostgreSQL."""
+    yield any_db
 
 
-async def test_1000_concurrent_reservations_grant_exactly_the_budget(tmp_path: Path) -> None:
-    """4 connections to one file race, each on its own aiosqlite thread."""
-    path = tmp_path / "race.sqlite3"
-    dbs = [await SQLiteDatabase.open(path) for _ in range(4)]
+async def test_1000_concurrent_reservations_grant_exactly_the_budget(backend: Backend) -> None:
+    """4 handles on one database race: 4 connections to the file, each on its own aiosqlite
+    thread, or 4 pools on the PostgreSQL server."""
+    dbs = [await backend.open() for _ in range(4)]
     try:
         await dbs[0].guilds.update_guild_settings(GUILD, daily_credits=100)
         ledgers = [Ledger(d, default_daily_credits=10, usd_cap=None) for d in dbs]

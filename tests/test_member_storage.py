@@ -1,29 +1,23 @@
-"""Members' own defaults in the SQLite backend: per member per server, a personal row apart,
+"""Members' own defaults on both backends: per member per server, a personal row apart,
 one upsert returning what it wrote, a reset; and a server's ``allow_private`` setting."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from bot.storage import MemberDefaults, MemberRepository
-from bot.storage.sqlite import SQLiteDatabase, load_migrations
+from bot.storage import Database, MemberDefaults, MemberRepository
 
 GUILD = 1000
 USER = 42
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as database:
-        yield database
+async def db(any_db: Database) -> Database:
+    return any_db
 
 
-async def test_defaults_are_kept_per_member_per_server_and_personally(db: SQLiteDatabase) -> None:
+async def test_defaults_are_kept_per_member_per_server_and_personally(db: Database) -> None:
     members: MemberRepository = db.members
-    assert await db.schema_version() == len(load_migrations())
     assert await members.member_defaults(GUILD, USER) == MemberDefaults()
     written = await members.update_member_defaults(GUILD, USER, aspect_ratio="16:9", private=True)
     assert written == MemberDefaults(aspect_ratio="16:9", private=True)
@@ -44,7 +38,7 @@ async def test_defaults_are_kept_per_member_per_server_and_personally(db: SQLite
 
 
 async def test_allow_private_is_a_server_setting_seen_by_the_next_request(
-    db: SQLiteDatabase,
+    db: Database,
 ) -> None:
     assert (await db.guilds.guild_settings(GUILD)).allow_private is None
     await db.requests.request_context(GUILD, USER, 0.0)  # cached

@@ -1,4 +1,5 @@
-"""Storage: migrations from an empty file, idempotent re-runs, pragmas, file permissions."""
+"""Storage: migrations from an empty file, idempotent re-runs, pragmas, file permissions; the
+tests that hold for any backend run on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import asyncio
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.ledger import Ledger, guild_scope
 from bot.storage import Database, StorageError
+from bot.storage.migrations import Migration
+from bot.storage.postgres import load_migrations as postgres_migrations
 from bot.storage.sqlite import SQLiteDatabase, load_migrations
+from bot.storage.types import GUILD_SETTING_COLUMNS
 from tests.harness import new_job
+from tests.postgres import Backend
 from tests.storage_sql import sql_rows, sqlite_of
 
 
@@ -30,12 +36,11 @@ async def test_migrates_an_empty_file(tmp_path: Path) -> None:
     assert (path.stat().st_mode & 0o777) == 0o600
 
 
-async def test_rerun_is_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "bot.sqlite3"
-    async with await SQLiteDatabase.open(path) as db:
+async def test_rerun_is_idempotent(backend: Backend) -> None:
+    async with await backend.open() as db:
         await db.set_meta("k", "v")
         first = await db.schema_version()
-    async with await SQLiteDatabase.open(path) as db:
+    async with await backend.open() as db:
         assert await db.schema_version() == first
         assert await db.migrate() == first
         assert await db.get_meta("k") == "v"
@@ -101,13 +106,16 @@ async def test_lean_counters_migration_keeps_balances_and_triggers(tmp_path: Pat
         assert {"jobs_reserve", "jobs_settle"} <= names and "budget_usage_day" not in names
 
 
-async def test_migrations_are_numbered_without_gaps() -> None:
-    versions = [m.version for m in load_migrations()]
+@pytest.mark.parametrize("loader", [load_migrations, postgres_migrations])
+async def test_migrations_are_numbered_without_gaps(
+    loader: Callable[[], list[Migration]],
+) -> None:
+    versions = [m.version for m in loader()]
     assert versions == list(range(1, len(versions) + 1))
 
 
-async def test_guild_settings_roundtrip_and_isolation(tmp_path: Path) -> None:
-    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as db:
+async def test_guild_settings_roundtrip_and_isolation(backend: Backend) -> None:
+    async with await backend.open() as db:
         await db.guilds.update_guild_settings(1, timezone="Europe/Paris", enhance_prompt=False)
         s1 = await db.guilds.guild_settings(1)
         s2 = await db.guilds.guild_settings(2)
@@ -115,6 +123,38 @@ async def test_guild_settings_roundtrip_and_isolation(tmp_path: Path) -> None:
         assert s2.timezone == "UTC" and s2.enhance_prompt is None
         await db.guilds.update_guild_settings(1, timezone=None)
         assert (await db.guilds.guild_settings(1)).timezone == "UTC"
+
+
+# One value per setting that differs from its default, so each column's round trip is seen.
+SETTING_SAMPLES: dict[str, object] = {
+    "default_model": "google/imagen-4.0-ultra-generate-001",
+    "enhance_prompt": True,
+    "safety_setting": "block_only_high",
+    "person_generation": "dont_allow",
+    "add_watermark": False,
+    "max_images": 2,
+    "timezone": "Asia/Tokyo",
+    "cooldown_seconds": 30,
+    "log_channel_id": 2**62 + 5,
+    "daily_credits": 1234,
+    "server_cap": 99999,
+    "allow_private": False,
+    "language": "pt_BR",
+}
+
+
+async def test_every_guild_setting_is_stored_and_read_back_on_each_backend(
+    backend: Backend,
+) -> None:
+    """A setting added to ``GuildSettings`` without its column in one dialect's migrations fails
+    here on that backend."""
+    assert set(SETTING_SAMPLES) == set(GUILD_SETTING_COLUMNS)
+    async with await backend.open() as db:
+        written = await db.guilds.update_guild_settings(7, **SETTING_SAMPLES)
+        read = await db.guilds.guild_settings(7)
+        for column, value in SETTING_SAMPLES.items():
+            assert getattr(written, column) == value, column
+            assert getattr(read, column) == value, column
 
 
 async def test_backup_while_open(tmp_path: Path) -> None:
@@ -125,8 +165,8 @@ async def test_backup_while_open(tmp_path: Path) -> None:
         assert conn.execute("SELECT value FROM meta WHERE key='k'").fetchone()[0] == "v"
 
 
-async def test_request_context_reads_a_servers_rules_in_one_go(tmp_path: Path) -> None:
-    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as db:
+async def test_request_context_reads_a_servers_rules_in_one_go(backend: Backend) -> None:
+    async with await backend.open() as db:
         empty = await db.requests.request_context(1, 42, at=1000.0)
         assert empty.settings.timezone == "UTC" and empty.settings.cooldown_seconds == 0
         assert empty.allowed_channels == frozenset() and empty.ban is None

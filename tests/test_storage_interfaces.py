@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.ledger import Ledger, guild_scope
 from bot.storage import (
@@ -28,8 +26,10 @@ from bot.storage import (
     ReportRepository,
     RequestRepository,
 )
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite import SQLiteDatabase, load_migrations
 from tests.harness import new_job
+from tests.postgres import Backend
 from tests.storage_sql import sql_rows, sqlite_of
 
 GUILD = 1000
@@ -46,8 +46,8 @@ REPOSITORIES: dict[str, type[Any]] = {
 }
 
 
-def as_protocols(db: SQLiteDatabase) -> tuple[Database, *tuple[object, ...]]:
-    """Never called: mypy checks that the backend and each repository fit their protocols."""
+def as_protocols(db: SQLiteDatabase | PostgresDatabase) -> tuple[Database, *tuple[object, ...]]:
+    """Never called: mypy checks that each backend and each repository fit their protocols."""
     jobs: JobRepository = db.jobs
     budgets: BudgetRepository = db.budgets
     guilds: GuildRepository = db.guilds
@@ -75,19 +75,15 @@ def same_shape(expected: inspect.Signature, found: inspect.Signature) -> bool:
     return shape(expected) == shape(found)
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as database:
-        yield database
-
-
-async def test_the_sqlite_backend_has_every_protocol_method_with_its_signature(
-    db: SQLiteDatabase,
+async def test_each_backend_has_every_protocol_method_with_its_signature(
+    backend: Backend,
 ) -> None:
+    db = await backend.open()
+    await db.close()
     for name in ("close", "schema_version", "migrate", "ping", "integrity_check", "get_meta"):
         assert name in protocol_methods(Database)
     for name, expected in protocol_methods(Database).items():
-        assert same_shape(expected, inspect.signature(getattr(SQLiteDatabase, name))), name
+        assert same_shape(expected, inspect.signature(getattr(type(db), name))), name
     for attribute, protocol in REPOSITORIES.items():
         repository = getattr(db, attribute)
         methods = protocol_methods(protocol)

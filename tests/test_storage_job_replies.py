@@ -1,22 +1,21 @@
-"""The SQLite side of an open job's reply (issue 22): a token is kept only while valid and only
+"""Both backends' side of an open job's reply (issue 22): a token is kept only while valid and only
 for an open job, and nothing is kept once the job settles."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from bot.ledger import Ledger, guild_scope
 from bot.storage import Posting
-from bot.storage.sqlite import SQLiteDatabase
 from tests.harness import new_job
+from tests.postgres import Backend
 from tests.storage_sql import sql_rows
 
 
 async def test_a_token_is_kept_only_while_valid_and_only_while_its_job_is_open(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    async with await SQLiteDatabase.open(tmp_path / "bot.sqlite3") as db:
+    async with await backend.open() as db:
         ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
         scope = guild_scope(1, "UTC")
         valid, expired, settled = [
