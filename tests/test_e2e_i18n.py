@@ -244,3 +244,61 @@ async def test_a_result_posted_in_the_channel_is_in_the_servers_language(
             assert set(names) <= set(fields) and fields[names[3]] == cost
             labels = [c["label"] for row in post["components"] for c in row["components"]]
             assert labels == ["Relancer", "Modifier", "Détails", "Supprimer"]
+
+
+# -- /settings and the restart correction -----------------------------------------------------
+
+
+async def test_the_settings_page_is_in_the_members_language(stack: Stack) -> None:
+    async with running_bot(stack, DEFAULT_DAILY_CREDITS="100"):
+        it = await stack.discord.slash("settings", locale="de")
+        response = await it.wait_response(30)
+        assert response.type == 4 and response.data["flags"] & 64, response
+        page = await it.wait_original_message(30)
+        embed = page["embeds"][0]
+        assert embed["title"] == "Deine Standards für /imagine"
+        assert embed["description"] == (
+            "Gilt immer, wenn du bei /imagine eine Option weglässt; "
+            "die Regeln des Servers gelten weiterhin."
+        )
+        assert embed_fields(page) == {
+            "Modell": "Standard des Servers (Imagen 4 Fast)",
+            "Seitenverhältnis": "Standard des Servers (1:1)",
+            "Bilder": "Standard des Servers (1)",
+            "Prompt-Verbesserung": "Standard des Servers",
+            "Private Ergebnisse": "Aus: Ergebnisse werden im Kanal gepostet",
+        }
+        placeholders = {
+            c["custom_id"]: c["placeholder"]
+            for row in page["components"]
+            for c in row["components"]
+            if c["type"] == 3
+        }
+        assert placeholders["imagen:settings:aspect_ratio"] == "Standard-Seitenverhältnis"
+        # A choice redraws the page in the clicker's language.
+        click = await stack.discord.click(
+            page["id"], "imagen:settings:aspect_ratio", values=["16:9"], locale="de"
+        )
+        assert (await click.wait_response(30)).type == 7
+        redrawn = stack.discord.get_message(int(page["id"]))
+        assert redrawn is not None
+        assert embed_fields(redrawn)["Seitenverhältnis"] == "16:9"
+        labels = [c.get("label") for row in redrawn["components"] for c in row["components"]]
+        assert "Alles zurücksetzen" in labels
+
+
+async def test_the_restart_correction_follows_the_forced_server_language(tmp_path: Path) -> None:
+    """A French server whose admin forced German: the notice about a job the last process left
+    open is German, though Discord says the server speaks French."""
+    async with fake_stack(tmp_path, guilds=[guild("fr")]) as stack:
+        async with running_bot(stack):
+            await admin(stack, "config set", {"language": "de"})
+        user = stack.discord.member.user.id
+        job_id = await job_left_open(stack, DEFAULT_GUILD_ID)
+        async with running_bot(stack):
+            (post,) = await eventually(lambda: channel_posts(stack), 30, "the restart notice")
+            assert post["content"] == (
+                f"<@{user}> Der Bot wurde neu gestartet, bevor deine Bilder fertig waren "
+                f"(Auftrag {job_id}). Dir wurde nichts berechnet. "
+                "Bitte versuch es in einer Minute noch einmal."
+            )
