@@ -38,7 +38,8 @@ COMMON_TIMEZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York",
                     "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney"]  # fmt: skip
 
 config_group = app_commands.Group(
-    name="config", description=locale_str("Show or change this server's settings")
+    name=declared(texts.NAME_CONFIG),
+    description=locale_str("Show or change this server's settings"),
 )
 
 
@@ -93,7 +94,9 @@ def describe_settings(gs: GuildSettings, bot_default_model: str) -> dict[str, st
     }
 
 
-@config_group.command(name="show", description=locale_str("This server's Imagen Bot settings"))
+@config_group.command(
+    name=declared(texts.NAME_SHOW), description=locale_str("This server's Imagen Bot settings")
+)
 async def config_show(interaction: Interaction) -> None:
     view = await admin_of(interaction).overview(guild_id_of(interaction))
     gs = view.settings
@@ -130,7 +133,21 @@ async def config_show(interaction: Interaction) -> None:
 
 
 @config_group.command(
-    name="set", description=locale_str("Change one or more settings, or reset one")
+    name=declared(texts.NAME_SET),
+    description=locale_str("Change one or more settings, or reset one"),
+)
+@app_commands.rename(
+    default_model=declared(texts.OPTION_DEFAULT_MODEL),
+    enhance_prompt=declared(texts.OPTION_ENHANCE_PROMPT),
+    safety_setting=declared(texts.OPTION_SAFETY_SETTING),
+    person_generation=declared(texts.OPTION_PERSON_GENERATION),
+    add_watermark=declared(texts.OPTION_ADD_WATERMARK),
+    max_images=declared(texts.OPTION_MAX_IMAGES),
+    timezone=declared(texts.OPTION_TIMEZONE),
+    cooldown_seconds=declared(texts.OPTION_COOLDOWN_SECONDS),
+    language=declared(texts.OPTION_LANGUAGE),
+    allow_private=declared(texts.OPTION_ALLOW_PRIVATE),
+    reset=declared(texts.OPTION_RESET),
 )
 @app_commands.describe(
     default_model=locale_str("Model used when a member names none"),
