@@ -177,6 +177,17 @@ async def test_names_read_in_each_language(stack: Stack) -> None:
     assert options["imagine prompt"]["name_localizations"]["de"] == "prompt"
 
 
+async def test_settings_to_reset_are_offered_under_their_option_names(stack: Stack) -> None:
+    options = dict(walk(await synced(stack)))
+    reset = options["imagine-admin config set reset"]["choices"]
+    assert len(reset) == 10
+    for choice in reset:
+        option = options[f"imagine-admin config set {choice['value']}"]
+        assert choice["name"] == option["name"], choice
+        for locale, name in option["name_localizations"].items():
+            assert (choice.get("name_localizations") or {}).get(locale, choice["name"]) == name
+
+
 async def test_a_german_member_uses_the_command_by_its_english_name(stack: Stack) -> None:
     """Discord shows a German member ``/bild``, and sends the interaction with the canonical
     names of the command, its subcommands and options: the bot answers in German."""

@@ -34,6 +34,19 @@ PERSON_NAMES = {
     "dont_allow": locale_str("No people"),
     "allow_adult": locale_str("Adults only"),
 }
+# Each setting's option name: `reset` offers the settings as the reader's Discord names them.
+SETTING_NAMES = {
+    "default_model": texts.OPTION_DEFAULT_MODEL,
+    "enhance_prompt": texts.OPTION_ENHANCE_PROMPT,
+    "safety_setting": texts.OPTION_SAFETY_SETTING,
+    "person_generation": texts.OPTION_PERSON_GENERATION,
+    "add_watermark": texts.OPTION_ADD_WATERMARK,
+    "max_images": texts.OPTION_MAX_IMAGES,
+    "timezone": texts.OPTION_TIMEZONE,
+    "cooldown_seconds": texts.OPTION_COOLDOWN_SECONDS,
+    "allow_private": texts.OPTION_ALLOW_PRIVATE,
+    "language": texts.OPTION_LANGUAGE,
+}
 COMMON_TIMEZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York",
                     "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney"]  # fmt: skip
 
@@ -137,16 +150,7 @@ async def config_show(interaction: Interaction) -> None:
     description=locale_str("Change one or more settings, or reset one"),
 )
 @app_commands.rename(
-    default_model=declared(texts.OPTION_DEFAULT_MODEL),
-    enhance_prompt=declared(texts.OPTION_ENHANCE_PROMPT),
-    safety_setting=declared(texts.OPTION_SAFETY_SETTING),
-    person_generation=declared(texts.OPTION_PERSON_GENERATION),
-    add_watermark=declared(texts.OPTION_ADD_WATERMARK),
-    max_images=declared(texts.OPTION_MAX_IMAGES),
-    timezone=declared(texts.OPTION_TIMEZONE),
-    cooldown_seconds=declared(texts.OPTION_COOLDOWN_SECONDS),
-    language=declared(texts.OPTION_LANGUAGE),
-    allow_private=declared(texts.OPTION_ALLOW_PRIVATE),
+    **{setting: declared(name) for setting, name in SETTING_NAMES.items()},
     reset=declared(texts.OPTION_RESET),
 )
 @app_commands.describe(
@@ -169,7 +173,7 @@ async def config_show(interaction: Interaction) -> None:
     person_generation=[
         app_commands.Choice(name=PERSON_NAMES[p], value=p) for p in PERSON_GENERATION
     ],
-    reset=[app_commands.Choice(name=s, value=s) for s in SETTINGS],
+    reset=[app_commands.Choice(name=declared(SETTING_NAMES[s]), value=s) for s in SETTINGS],
     language=[
         app_commands.Choice(
             name=declared(texts.ADMIN_CONFIG_LANGUAGE_MEMBERS), value=FOLLOW_MEMBERS
