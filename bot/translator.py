@@ -18,7 +18,8 @@ DESCRIPTION_MAX: Final = 100
 
 
 def declared(text: Text, **params: object) -> app_commands.locale_str:
-    """A description or choice declared from a ``Text``: English now, each language on sync."""
+    """A name, description or choice declared from a ``Text``: English now, each language on
+    sync."""
     with i18n.speaking(i18n.SOURCE):
         english = text(**params)
     return app_commands.locale_str(english, text=text, params=params)
@@ -48,11 +49,14 @@ class CatalogueTranslator(app_commands.Translator):
                 translated = text(**string.extras.get("params", {}))
         else:
             translated = i18n.translation(language).gettext(string.message)
-        if translated == string.message:
-            return None
         location = context.location
-        if location.name.endswith("_name") and location is not (
+        is_name = location.name.endswith("_name") and location is not (
             app_commands.TranslationContextLocation.choice_name
-        ):
+        )
+        # A declared name is sent even where it reads as in English ("prompt" in German): the
+        # catalogue chose it, and every command then has a name in every served language.
+        if translated == string.message and not (is_name and isinstance(text, Text)):
+            return None
+        if is_name:
             return translated if valid_name(translated) else None
         return translated if len(translated) <= DESCRIPTION_MAX else None

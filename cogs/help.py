@@ -10,6 +10,7 @@ from discord.ext import commands
 from bot import texts
 from bot.catalogue import MAX_IMAGES, MODELS, ModelSpec
 from bot.client import ImagenBot
+from bot.translator import declared
 
 
 def model_line(model: ModelSpec, default_model: str) -> str:
@@ -41,7 +42,8 @@ class HelpCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(
-        name="help", description=locale_str("What Imagen Bot can do, its models and costs")
+        name=declared(texts.NAME_HELP),
+        description=locale_str("What Imagen Bot can do, its models and costs"),
     )
     async def help(self, interaction: discord.Interaction[ImagenBot]) -> None:
         settings = self.bot.settings

@@ -13,6 +13,7 @@ from bot.client import ImagenBot
 from bot.moderation import sanitize_for_display
 from bot.rendering import EMBED_COLOUR, NO_PINGS, model_name
 from bot.storage import JobRow
+from bot.translator import declared
 
 HISTORY_LIMIT = 10
 
@@ -43,7 +44,8 @@ class HistoryCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(
-        name="history", description=locale_str("Your last 10 generations, with links")
+        name=declared(texts.NAME_HISTORY),
+        description=locale_str("Your last 10 generations, with links"),
     )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)

@@ -38,7 +38,18 @@ class ImagineCog(commands.Cog):
     def __init__(self, bot: ImagenBot) -> None:
         self.bot = bot
 
-    @app_commands.command(name="imagine", description=declared(texts.IMAGINE))
+    @app_commands.command(name=declared(texts.NAME_IMAGINE), description=declared(texts.IMAGINE))
+    @app_commands.rename(
+        prompt=declared(texts.OPTION_PROMPT),
+        model=declared(texts.OPTION_MODEL),
+        aspect_ratio=declared(texts.OPTION_ASPECT_RATIO),
+        count=declared(texts.OPTION_COUNT),
+        seed=declared(texts.OPTION_SEED),
+        negative_prompt=declared(texts.OPTION_NEGATIVE_PROMPT),
+        enhance_prompt=declared(texts.OPTION_ENHANCE_PROMPT),
+        spoiler=declared(texts.OPTION_SPOILER),
+        private=declared(texts.OPTION_PRIVATE),
+    )
     @app_commands.describe(
         prompt=declared(texts.IMAGINE_PROMPT),
         model=declared(texts.IMAGINE_MODEL),

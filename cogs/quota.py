@@ -11,6 +11,7 @@ from bot import texts
 from bot.client import ImagenBot
 from bot.jobs.access import guild_installed, member_role_ids
 from bot.rendering import NO_PINGS
+from bot.translator import declared
 from cogs.render import quota_embed
 
 Interaction = discord.Interaction[ImagenBot]
@@ -21,7 +22,8 @@ class QuotaCog(commands.Cog):
         self.bot = bot
 
     @app_commands.command(
-        name="quota", description=locale_str("Your credits today and when they reset")
+        name=declared(texts.NAME_QUOTA),
+        description=locale_str("Your credits today and when they reset"),
     )
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)

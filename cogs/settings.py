@@ -245,7 +245,7 @@ class SettingsCog(commands.Cog):
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(*ITEMS)
 
-    @app_commands.command(name="settings", description=declared(texts.SETTINGS))
+    @app_commands.command(name=declared(texts.NAME_SETTINGS), description=declared(texts.SETTINGS))
     @app_commands.allowed_installs(guilds=True, users=True)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
     async def settings(self, interaction: discord.Interaction[ImagenBot]) -> None:

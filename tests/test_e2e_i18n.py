@@ -256,9 +256,9 @@ async def test_the_settings_page_is_in_the_members_language(stack: Stack) -> Non
         assert response.type == 4 and response.data["flags"] & 64, response
         page = await it.wait_original_message(30)
         embed = page["embeds"][0]
-        assert embed["title"] == "Deine Standards für /imagine"
+        assert embed["title"] == "Deine Standards für /bild"
         assert embed["description"] == (
-            "Gilt immer, wenn du bei /imagine eine Option weglässt; "
+            "Gilt immer, wenn du bei /bild eine Option weglässt; "
             "die Regeln des Servers gelten weiterhin."
         )
         assert embed_fields(page) == {

@@ -15,9 +15,11 @@ from discord import app_commands
 from discord.app_commands import locale_str
 from discord.ext import commands
 
+from bot import texts
 from bot.client import ImagenBot
 from bot.errors import ImagenError
 from bot.generation import PreparedJob
+from bot.translator import declared
 from cogs.admin.budget import budget_group
 from cogs.admin.channels import channel_group
 from cogs.admin.common import guard_commands
@@ -38,7 +40,7 @@ def admin_group() -> app_commands.Group:
     """The `/imagine-admin` group, its children in the order Discord has always been sent them
     (a changed order is a changed command tree, and a re-sync)."""
     group = app_commands.Group(
-        name="imagine-admin",
+        name=declared(texts.NAME_IMAGINE_ADMIN),
         description=locale_str("Imagen Bot settings and moderation for this server"),
         default_permissions=discord.Permissions(manage_guild=True),
         guild_only=True,

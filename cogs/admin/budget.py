@@ -9,6 +9,7 @@ from discord.app_commands import locale_str
 from bot import texts
 from bot.ledger import MAX_CREDITS
 from bot.rendering import EMBED_COLOUR
+from bot.translator import declared
 from cogs.admin.common import Interaction, admin_of, done, guild_id_of, reply
 from cogs.render import quota_embed
 
@@ -17,14 +18,15 @@ PositiveCredits = app_commands.Range[int, 1, MAX_CREDITS]
 SHOWN_BUDGETS = 20
 
 budget_group = app_commands.Group(
-    name="budget", description=locale_str("Daily credit budgets of this server")
+    name=declared(texts.NAME_BUDGET), description=locale_str("Daily credit budgets of this server")
 )
 
 
 @budget_group.command(
-    name="default",
+    name=declared(texts.NAME_DEFAULT),
     description=locale_str("Daily credits for everyone without a role or user budget"),
 )
+@app_commands.rename(credits=declared(texts.OPTION_CREDITS))
 @app_commands.describe(
     credits=locale_str("Credits per member per day; leave empty to use the bot's default")
 )
@@ -40,9 +42,10 @@ async def budget_default(interaction: Interaction, credits: Credits | None = Non
 
 
 @budget_group.command(
-    name="role",
+    name=declared(texts.NAME_ROLE),
     description=locale_str("Daily credits for members with a role (the highest applies)"),
 )
+@app_commands.rename(role=declared(texts.OPTION_ROLE), credits=declared(texts.OPTION_CREDITS))
 @app_commands.describe(
     role=locale_str("The role"),
     credits=locale_str("Credits per day; leave empty to remove the role's budget"),
@@ -61,8 +64,10 @@ async def budget_role(
 
 
 @budget_group.command(
-    name="user", description=locale_str("A daily budget for one member, overriding roles")
+    name=declared(texts.NAME_USER),
+    description=locale_str("A daily budget for one member, overriding roles"),
 )
+@app_commands.rename(user=declared(texts.OPTION_USER), credits=declared(texts.OPTION_CREDITS))
 @app_commands.describe(
     user=locale_str("The member"),
     credits=locale_str("Credits per day; leave empty to remove the override"),
@@ -80,7 +85,10 @@ async def budget_user(
     await done(interaction, text, entry)
 
 
-@budget_group.command(name="grant", description=locale_str("Give a member extra credits for today"))
+@budget_group.command(
+    name=declared(texts.NAME_GRANT), description=locale_str("Give a member extra credits for today")
+)
+@app_commands.rename(user=declared(texts.OPTION_USER), credits=declared(texts.OPTION_CREDITS))
 @app_commands.describe(
     user=locale_str("The member"), credits=locale_str("Extra credits, today only")
 )
@@ -94,7 +102,10 @@ async def budget_grant(
     await done(interaction, text, change.entry)
 
 
-@budget_group.command(name="reset", description=locale_str("Forget what a member spent today"))
+@budget_group.command(
+    name=declared(texts.NAME_RESET), description=locale_str("Forget what a member spent today")
+)
+@app_commands.rename(user=declared(texts.OPTION_USER))
 @app_commands.describe(user=locale_str("The member"))
 async def budget_reset(interaction: Interaction, user: discord.User) -> None:
     change = await admin_of(interaction).reset_spending(
@@ -106,8 +117,10 @@ async def budget_reset(interaction: Interaction, user: discord.User) -> None:
 
 
 @budget_group.command(
-    name="server-cap", description=locale_str("Credits the whole server may spend per day")
+    name=declared(texts.NAME_SERVER_CAP),
+    description=locale_str("Credits the whole server may spend per day"),
 )
+@app_commands.rename(credits=declared(texts.OPTION_CREDITS))
 @app_commands.describe(
     credits=locale_str("Credits per day for everyone together; leave empty for no cap")
 )
@@ -120,8 +133,10 @@ async def budget_server_cap(interaction: Interaction, credits: Credits | None = 
 
 
 @budget_group.command(
-    name="show", description=locale_str("Budgets of this server, or one member's today")
+    name=declared(texts.NAME_SHOW),
+    description=locale_str("Budgets of this server, or one member's today"),
 )
+@app_commands.rename(user=declared(texts.OPTION_USER))
 @app_commands.describe(user=locale_str("Show this member's budget and spending today"))
 async def budget_show(interaction: Interaction, user: discord.Member | None = None) -> None:
     guild_id = guild_id_of(interaction)

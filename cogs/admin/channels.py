@@ -7,19 +7,22 @@ from discord import app_commands
 from discord.app_commands import locale_str
 
 from bot import texts
+from bot.translator import declared
 from cogs.admin.common import Interaction, admin_of, done, guild_id_of, reply
 
 GuildChannel = discord.TextChannel | discord.VoiceChannel | discord.StageChannel | discord.Thread
 SHOWN_CHANNELS = 50
 
 channel_group = app_commands.Group(
-    name="channel", description=locale_str("Channels where /imagine works")
+    name=declared(texts.NAME_CHANNEL), description=locale_str("Channels where /imagine works")
 )
 
 
 @channel_group.command(
-    name="allow", description=locale_str("Allow /imagine in a channel (then only there)")
+    name=declared(texts.NAME_ALLOW),
+    description=locale_str("Allow /imagine in a channel (then only there)"),
 )
+@app_commands.rename(channel=declared(texts.OPTION_CHANNEL))
 @app_commands.describe(channel=locale_str("Channel where members may generate images"))
 async def channel_allow(interaction: Interaction, channel: GuildChannel) -> None:
     change = await admin_of(interaction).allow_channel(
@@ -32,7 +35,10 @@ async def channel_allow(interaction: Interaction, channel: GuildChannel) -> None
     await done(interaction, text(channel=channel.mention), change.entry)
 
 
-@channel_group.command(name="remove", description=locale_str("Take a channel off the allowed list"))
+@channel_group.command(
+    name=declared(texts.NAME_REMOVE), description=locale_str("Take a channel off the allowed list")
+)
+@app_commands.rename(channel=declared(texts.OPTION_CHANNEL))
 @app_commands.describe(channel=locale_str("Channel to take off the list"))
 async def channel_remove(interaction: Interaction, channel: GuildChannel) -> None:
     change = await admin_of(interaction).remove_channel(
@@ -45,7 +51,9 @@ async def channel_remove(interaction: Interaction, channel: GuildChannel) -> Non
     await done(interaction, text(channel=channel.mention), change.entry)
 
 
-@channel_group.command(name="list", description=locale_str("Channels where /imagine works"))
+@channel_group.command(
+    name=declared(texts.NAME_LIST), description=locale_str("Channels where /imagine works")
+)
 async def channel_list(interaction: Interaction) -> None:
     channels = await admin_of(interaction).allowed_channels(guild_id_of(interaction))
     if not channels:

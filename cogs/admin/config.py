@@ -34,11 +34,25 @@ PERSON_NAMES = {
     "dont_allow": locale_str("No people"),
     "allow_adult": locale_str("Adults only"),
 }
+# Each setting's option name: `reset` offers the settings as the reader's Discord names them.
+SETTING_NAMES = {
+    "default_model": texts.OPTION_DEFAULT_MODEL,
+    "enhance_prompt": texts.OPTION_ENHANCE_PROMPT,
+    "safety_setting": texts.OPTION_SAFETY_SETTING,
+    "person_generation": texts.OPTION_PERSON_GENERATION,
+    "add_watermark": texts.OPTION_ADD_WATERMARK,
+    "max_images": texts.OPTION_MAX_IMAGES,
+    "timezone": texts.OPTION_TIMEZONE,
+    "cooldown_seconds": texts.OPTION_COOLDOWN_SECONDS,
+    "allow_private": texts.OPTION_ALLOW_PRIVATE,
+    "language": texts.OPTION_LANGUAGE,
+}
 COMMON_TIMEZONES = ["UTC", "Europe/London", "Europe/Paris", "America/New_York",
                     "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney"]  # fmt: skip
 
 config_group = app_commands.Group(
-    name="config", description=locale_str("Show or change this server's settings")
+    name=declared(texts.NAME_CONFIG),
+    description=locale_str("Show or change this server's settings"),
 )
 
 
@@ -93,7 +107,9 @@ def describe_settings(gs: GuildSettings, bot_default_model: str) -> dict[str, st
     }
 
 
-@config_group.command(name="show", description=locale_str("This server's Imagen Bot settings"))
+@config_group.command(
+    name=declared(texts.NAME_SHOW), description=locale_str("This server's Imagen Bot settings")
+)
 async def config_show(interaction: Interaction) -> None:
     view = await admin_of(interaction).overview(guild_id_of(interaction))
     gs = view.settings
@@ -130,7 +146,12 @@ async def config_show(interaction: Interaction) -> None:
 
 
 @config_group.command(
-    name="set", description=locale_str("Change one or more settings, or reset one")
+    name=declared(texts.NAME_SET),
+    description=locale_str("Change one or more settings, or reset one"),
+)
+@app_commands.rename(
+    **{setting: declared(name) for setting, name in SETTING_NAMES.items()},
+    reset=declared(texts.OPTION_RESET),
 )
 @app_commands.describe(
     default_model=locale_str("Model used when a member names none"),
@@ -152,7 +173,7 @@ async def config_show(interaction: Interaction) -> None:
     person_generation=[
         app_commands.Choice(name=PERSON_NAMES[p], value=p) for p in PERSON_GENERATION
     ],
-    reset=[app_commands.Choice(name=s, value=s) for s in SETTINGS],
+    reset=[app_commands.Choice(name=declared(SETTING_NAMES[s]), value=s) for s in SETTINGS],
     language=[
         app_commands.Choice(
             name=declared(texts.ADMIN_CONFIG_LANGUAGE_MEMBERS), value=FOLLOW_MEMBERS

@@ -9,17 +9,19 @@ from discord.app_commands import locale_str
 from bot import texts
 from bot.audit import channel_ref
 from bot.errors import UserInputError
+from bot.translator import declared
 from cogs.admin.common import Interaction, admin_of, guild_id_of, reply
 from cogs.admin.notices import admin_action_embed, post_admin_action, post_to_log_channel
 
 logchannel_group = app_commands.Group(
-    name="logchannel", description=locale_str("Where the bot logs activity")
+    name=declared(texts.NAME_LOGCHANNEL), description=locale_str("Where the bot logs activity")
 )
 
 
 @logchannel_group.command(
-    name="set", description=locale_str("Post generations and admin actions here")
+    name=declared(texts.NAME_SET), description=locale_str("Post generations and admin actions here")
 )
+@app_commands.rename(channel=declared(texts.OPTION_CHANNEL))
 @app_commands.describe(channel=locale_str("A channel only moderators can read is best"))
 async def logchannel_set(interaction: Interaction, channel: discord.TextChannel) -> None:
     guild_id = guild_id_of(interaction)
@@ -41,7 +43,9 @@ async def logchannel_set(interaction: Interaction, channel: discord.TextChannel)
         await post_admin_action(interaction.client, change.entry, channel_id=change.previous)
 
 
-@logchannel_group.command(name="clear", description=locale_str("Stop posting to the log channel"))
+@logchannel_group.command(
+    name=declared(texts.NAME_CLEAR), description=locale_str("Stop posting to the log channel")
+)
 async def logchannel_clear(interaction: Interaction) -> None:
     change = await admin_of(interaction).clear_log_channel(
         guild_id_of(interaction), interaction.user.id

@@ -11,6 +11,7 @@ from bot.errors import UserInputError
 from bot.moderation import MAX_REGEX_LENGTH, format_duration, parse_duration, sanitize_for_display
 from bot.rendering import EMBED_COLOUR
 from bot.storage import BanRow
+from bot.translator import declared
 from cogs.admin.common import (
     LIST_LIMIT,
     Interaction,
@@ -31,7 +32,14 @@ KINDS = [
 # -- bans ---------------------------------------------------------------------------------------
 
 
-@app_commands.command(name="ban", description=locale_str("Stop a member from generating images"))
+@app_commands.command(
+    name=declared(texts.NAME_BAN), description=locale_str("Stop a member from generating images")
+)
+@app_commands.rename(
+    user=declared(texts.OPTION_USER),
+    duration=declared(texts.OPTION_DURATION),
+    reason=declared(texts.OPTION_REASON),
+)
 @app_commands.describe(
     user=locale_str("Who to ban"),
     duration=locale_str("How long, e.g. 30m, 2h, 7d (empty: until unbanned)"),
@@ -60,8 +68,10 @@ async def ban(
 
 
 @app_commands.command(
-    name="unban", description=locale_str("Let a banned member generate images again")
+    name=declared(texts.NAME_UNBAN),
+    description=locale_str("Let a banned member generate images again"),
 )
+@app_commands.rename(user=declared(texts.OPTION_USER))
 @app_commands.describe(user=locale_str("Who to unban"))
 async def unban(interaction: Interaction, user: discord.User) -> None:
     entry = await admin_of(interaction).unban(
@@ -89,7 +99,9 @@ def ban_line(ban: BanRow) -> str:
     return texts.ADMIN_BANS_LINE(user_id=ban.user_id, until=until, banned_by=ban.banned_by)
 
 
-@app_commands.command(name="bans", description=locale_str("Members who can't generate images"))
+@app_commands.command(
+    name=declared(texts.NAME_BANS), description=locale_str("Members who can't generate images")
+)
 async def bans(interaction: Interaction) -> None:
     rows = await admin_of(interaction).bans(guild_id_of(interaction))
     if not rows:
@@ -109,13 +121,15 @@ async def bans(interaction: Interaction) -> None:
 # -- blocklist ----------------------------------------------------------------------------------
 
 blocklist_group = app_commands.Group(
-    name="blocklist", description=locale_str("Words and patterns refused")
+    name=declared(texts.NAME_BLOCKLIST), description=locale_str("Words and patterns refused")
 )
 
 
 @blocklist_group.command(
-    name="add", description=locale_str("Refuse prompts containing a word or pattern")
+    name=declared(texts.NAME_ADD),
+    description=locale_str("Refuse prompts containing a word or pattern"),
 )
+@app_commands.rename(pattern=declared(texts.OPTION_PATTERN), kind=declared(texts.OPTION_KIND))
 @app_commands.describe(
     pattern=locale_str("A word or phrase (matched whole, any case, look-alikes too) or a regex"),
     kind=locale_str("word (default) or regex"),
@@ -136,7 +150,10 @@ async def blocklist_add(
     await done(interaction, texts.ADMIN_BLOCKLIST_ADDED(kind=kind, pattern=shown), entry)
 
 
-@blocklist_group.command(name="remove", description=locale_str("Stop refusing a word or pattern"))
+@blocklist_group.command(
+    name=declared(texts.NAME_REMOVE), description=locale_str("Stop refusing a word or pattern")
+)
+@app_commands.rename(pattern=declared(texts.OPTION_PATTERN), kind=declared(texts.OPTION_KIND))
 @app_commands.describe(
     pattern=locale_str("The entry, exactly as listed"),
     kind=locale_str("word or regex (default: both)"),
@@ -169,7 +186,7 @@ async def _blocklist_autocomplete(
 
 
 @blocklist_group.command(
-    name="list", description=locale_str("Words and patterns this server refuses")
+    name=declared(texts.NAME_LIST), description=locale_str("Words and patterns this server refuses")
 )
 async def blocklist_list(interaction: Interaction) -> None:
     rows = await admin_of(interaction).blocklist(guild_id_of(interaction))

@@ -100,8 +100,10 @@ def usage_embed(summary: UsageSummary, days: int) -> discord.Embed:
 
 
 @app_commands.command(
-    name="usage", description=locale_str("What members generated and what it cost")
+    name=declared(texts.NAME_USAGE),
+    description=locale_str("What members generated and what it cost"),
 )
+@app_commands.rename(days=declared(texts.OPTION_DAYS))
 @app_commands.describe(days=declared(texts.ADMIN_USAGE_DAYS_OPTION, most=MAX_USAGE_DAYS))
 async def usage(
     interaction: Interaction, days: app_commands.Range[int, 1, MAX_USAGE_DAYS] = 7
@@ -133,7 +135,7 @@ async def usage(
 
 
 history_group = app_commands.Group(
-    name="history", description=locale_str("Generations of a member")
+    name=declared(texts.NAME_HISTORY), description=locale_str("Generations of a member")
 )
 
 
@@ -157,8 +159,10 @@ def job_line(row: JobRow) -> str:
 
 
 @history_group.command(
-    name="user", description=locale_str("A member's latest requests in this server")
+    name=declared(texts.NAME_USER),
+    description=locale_str("A member's latest requests in this server"),
 )
+@app_commands.rename(user=declared(texts.OPTION_USER))
 @app_commands.describe(user=locale_str("Whose requests to show"))
 async def history_user(interaction: Interaction, user: discord.User) -> None:
     rows = await admin_of(interaction).history(guild_id_of(interaction), user.id)
