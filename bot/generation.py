@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from bot import texts
 from bot.api import AimlApiClient, GenerationRequest, GenerationResult
 from bot.catalogue import ASPECT_RATIOS, MAX_IMAGES, MODELS, ModelSpec
+from bot.cluster import Cluster
 from bot.config import Settings
 from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
 from bot.ledger import Ledger, Scope, guild_scope, personal_scope
@@ -93,6 +94,7 @@ class GenerationService:
         ledger: Ledger,
         queue: FairQueue,
         policy: Policy,
+        cluster: Cluster | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -102,6 +104,7 @@ class GenerationService:
         self.ledger = ledger
         self.queue = queue
         self.policy = policy
+        self.cluster = cluster  # several processes: bot-wide slots, limits and recovery
         self._rng = rng or random.SystemRandom()
         self._clock = clock
         self.accepting = True
@@ -215,6 +218,8 @@ class GenerationService:
         await self.check_cooldown(req, gs, scope)
         if self.queue.closed:
             raise QueueClosedError()
+        if self.cluster is not None:
+            self.cluster.check_connected()
         in_flight = self.queue.in_flight(req.user_id)
         if in_flight >= self.queue.max_per_user:
             raise QueueFullError(in_flight)
@@ -239,6 +244,8 @@ class GenerationService:
         job_id = await self.ledger.reserve(scope, req.role_ids, job)
         try:
             ticket = self.queue.admit(req.user_id, job_id)
+            if self.cluster is not None:
+                await self.cluster.enrol(ticket, req.user_id)
         except ImagenError as exc:
             # Another request of this user took the last slot while we reserved: undo.
             await self.db.jobs.finish_job(
@@ -360,7 +367,9 @@ class GenerationService:
     async def recover_interrupted(self) -> list[JobRow]:
         """Refund every job a previous process left open; returns them so users can be told."""
         recovered: list[JobRow] = []
-        for row in await self.db.jobs.open_jobs():
+        # In a cluster, only the jobs no live process answers for.
+        rows = await (self.cluster.orphaned_jobs() if self.cluster else self.db.jobs.open_jobs())
+        for row in rows:
             if await self.db.jobs.finish_job(
                 row.id,
                 state="interrupted",

@@ -720,3 +720,12 @@ NOTICE_HINT_UNEXPECTED: Final = Text(
     "notice.hint.unexpected",
     "An unexpected error; the bot's logs have the traceback under this job id.",
 )
+
+
+# --- Cluster: several bot processes on one database (issue 20) ------------------------------
+
+CLUSTER_CUT_OFF: Final = Text(
+    "cluster.cut_off",
+    "The bot cannot reach its database right now, so it is not taking new images. You were "
+    "not charged. Try again in a few minutes.",
+)
