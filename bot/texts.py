@@ -789,3 +789,12 @@ ADMIN_CONFIG_PRIVATE_ALLOWED: Final = Text("admin.config.private_allowed", "Allo
 ADMIN_CONFIG_PRIVATE_FORBIDDEN: Final = Text(
     "admin.config.private_forbidden", "Forbidden: every result is posted in its channel"
 )
+
+
+# --- Cluster: several bot processes on one database (issue 20) ------------------------------
+
+CLUSTER_CUT_OFF: Final = Text(
+    "cluster.cut_off",
+    "The bot cannot reach its database right now, so it is not taking new images. You were "
+    "not charged. Try again in a few minutes.",
+)
