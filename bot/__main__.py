@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import aiohttp
 import discord
 
-from bot.client import ImagenBot, apply_discord_urls
+from bot.client import ImagenBot, ShardedImagenBot, apply_discord_urls
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import ImagenError
 from bot.logs import setup_logging
@@ -76,7 +76,8 @@ async def run_bot(settings: Settings, *, force_sync: bool = False, sync_only: bo
         db = await open_database(settings)
         async with db:
             services = build_services(settings, db, session)
-            bot = ImagenBot(settings=settings, services=services, force_sync=force_sync)
+            bot_class = ShardedImagenBot if settings.sharded else ImagenBot
+            bot = bot_class(settings=settings, services=services, force_sync=force_sync)
             async with bot:
                 if sync_only:
                     await bot.login(settings.discord_token.reveal())
@@ -231,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as exc:
         print(f"imagen-bot: {exc}", file=sys.stderr)
         return 3
+    except ConfigError as exc:  # SHARD_IDS checked against Discord's count (SHARD_COUNT=auto)
+        print(f"imagen-bot: {exc}", file=sys.stderr)
+        return 2
     except discord.LoginFailure:
         print("imagen-bot: Discord rejected DISCORD_TOKEN; check it in .env", file=sys.stderr)
         return 4

@@ -11,6 +11,7 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -20,7 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import i18n
-from bot.config import Settings
+from bot.config import Settings, check_shard_ids
 from bot.generation import LeftOpen
 from bot.health import HealthServer
 from bot.jobs import BUTTONS, JobRunner
@@ -127,19 +128,26 @@ class ImagenBot(commands.Bot):
         self._closing = False
 
     async def setup_hook(self) -> None:
+        cluster = self.services.cluster
+        if cluster is not None:
+            await cluster.register()
         # Jobs a previous process left open are settled before anything new can start: refunded,
         # or charged if it had posted their result (REST works here; the gateway is not up).
-        recovery = await self.services.generation.recover_interrupted()
-        await settle_maybe_posted(self, self.services.generation, recovery)
-        self._interrupted = recovery.refunded
+        # In a cluster, only those no live process answers for.
+        self._interrupted = await self.settle_left_open()
         self._token_sweeper = asyncio.create_task(sweep_tokens(self.services.generation))
         self.add_dynamic_items(*BUTTONS)
         await self.tree.set_translator(CatalogueTranslator())
         for name in self._extensions:
             # No try/except: a command that silently disappears is worse than a failed start.
             await self.load_extension(name)
-        self.synced = await self.sync_commands(force=self.force_sync)
+        if self.syncs_commands:
+            self.synced = await self.sync_commands(force=self.force_sync)
+        else:
+            log.info("commands are synced by the process that runs shard 0")
         self.services.metrics.watch_gateway_latency(lambda: self.latency)
+        if cluster is not None:
+            cluster.start(self.refund_orphans)
         if self.settings.health_port is not None:
             self.health = HealthServer(
                 self.settings.health_port,
@@ -147,6 +155,8 @@ class ImagenBot(commands.Bot):
                 is_gateway_connected=self.gateway_connected,
                 db_ping=self.db.ping,
                 metrics=self.services.metrics,
+                shards=self.shard_health if cluster is not None else None,
+                is_cluster_connected=(lambda: cluster.connected) if cluster is not None else None,
             )
             await self.health.start()
 
@@ -166,6 +176,35 @@ class ImagenBot(commands.Bot):
         guild = self.get_guild(guild_id) if guild_id is not None else None
         locale = guild.preferred_locale if guild is not None else None
         return i18n.reader_language(locale, await self.forced_language(guild_id))
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        self.services.metrics.count_interaction(self.shard_of(interaction.guild_id))
+
+    def shard_of(self, guild_id: int | None) -> int:
+        """The shard a server's events come on (Discord's formula); DMs come on shard 0."""
+        count = self.shard_count or 1
+        return 0 if guild_id is None else (guild_id >> 22) % count
+
+    @property
+    def syncs_commands(self) -> bool:
+        """One process syncs the command tree: the one running shard 0 (or the only one)."""
+        return True
+
+    def shard_health(self) -> list[dict[str, object]]:
+        """Each of this process's shards for /healthz: id, latency (None unknown), connected."""
+        return [{"id": 0, "latency": _seconds(self.latency), "connected": self.gateway_connected()}]
+
+    async def settle_left_open(self) -> list[LeftOpen]:
+        """Settle the jobs no live process answers for; returns those refunded, to be told."""
+        recovery = await self.services.generation.recover_interrupted()
+        await settle_maybe_posted(self, self.services.generation, recovery)
+        return recovery.refunded
+
+    async def refund_orphans(self) -> None:
+        """Settle the jobs of processes whose lease expired and tell their users (the settling
+        statement makes each refund, and so each notice, happen once bot-wide)."""
+        for left in await self.settle_left_open():
+            await tell_interrupted(self, left, await self.server_language(left.row.guild_id))
 
     def gateway_connected(self) -> bool:
         return self.is_ready() and not self.is_closed() and self.ws is not None and self.ws.open
@@ -240,5 +279,82 @@ class ImagenBot(commands.Bot):
         if self.health is not None:
             await self.health.stop()
             self.health = None
+        if self.services.cluster is not None:
+            await self.services.cluster.stop()
         await super().close()
         gc.unfreeze()  # what was frozen can be collected again once the client lets go of it
+
+
+def _seconds(latency: float) -> float | None:
+    return round(latency, 4) if math.isfinite(latency) else None
+
+
+class ShardedImagenBot(ImagenBot, commands.AutoShardedBot):
+    """The bot running some shards of a cluster (``SHARD_COUNT``/``SHARD_IDS``).
+
+    Its processes take turns to IDENTIFY through the database (``Cluster.identify_turn``), one
+    per bucket (shard id % Discord's ``max_concurrency``) per window, and only the process
+    running shard 0 syncs the command tree.
+    """
+
+    def __init__(self, *, settings: Settings, services: Services, **options: Any) -> None:
+        ids = settings.shard_ids
+        count = settings.shard_count
+        if count == "auto":
+            # discord.py needs a count with explicit ids; the real one replaces it in setup_hook.
+            count = None if ids is None else ids[-1] + 1
+        options.update(shard_count=count, shard_ids=None if ids is None else list(ids))
+        super().__init__(settings=settings, services=services, **options)
+        self.max_concurrency = 1
+
+    async def setup_hook(self) -> None:
+        recommended, _, limits = await self.http.get_bot_gateway()
+        self.max_concurrency = max(1, int(limits.get("max_concurrency", 1)))
+        if self.settings.shard_count == "auto":
+            self.shard_count = recommended
+            if self.settings.shard_ids is not None:
+                check_shard_ids(self.settings.shard_ids, recommended)
+        log.info(
+            "running shards %s of %s (IDENTIFY max_concurrency %d)",
+            ",".join(map(str, self.own_shard_ids)),
+            self.shard_count,
+            self.max_concurrency,
+        )
+        self.services.metrics.watch_shard_latencies(self.own_shard_ids, self._shard_latency)
+        await super().setup_hook()
+
+    @property
+    def own_shard_ids(self) -> list[int]:
+        return list(self.shard_ids or range(self.shard_count or 1))
+
+    @property
+    def syncs_commands(self) -> bool:
+        return 0 in self.own_shard_ids
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        cluster = self.services.cluster
+        assert cluster is not None
+        await cluster.identify_turn((shard_id or 0) % self.max_concurrency)
+
+    def _shard_latency(self, shard_id: int) -> float:
+        shard = self.get_shard(shard_id)
+        return math.nan if shard is None or shard.is_closed() else shard.latency
+
+    def gateway_connected(self) -> bool:
+        shards = self.shards
+        return (
+            self.is_ready()
+            and not self.is_closed()
+            and all(sid in shards and not shards[sid].is_closed() for sid in self.own_shard_ids)
+        )
+
+    def shard_health(self) -> list[dict[str, object]]:
+        shards = self.shards
+        return [
+            {
+                "id": sid,
+                "latency": _seconds(self._shard_latency(sid)),
+                "connected": sid in shards and not shards[sid].is_closed(),
+            }
+            for sid in self.own_shard_ids
+        ]

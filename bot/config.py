@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -78,6 +78,15 @@ class Settings:
     log_format: str = "text"
     discord_api_base_url: str = DEFAULT_DISCORD_API_BASE_URL
     discord_gateway_url: str | None = None  # None: the one discord.py knows
+    # Sharding (issue 20): None runs one un-sharded process, as before; "auto" asks Discord.
+    shard_count: int | Literal["auto"] | None = None
+    shard_ids: tuple[int, ...] | None = None  # None: every shard of shard_count
+    cluster_lease_s: float = 30.0
+
+    @property
+    def sharded(self) -> bool:
+        """Several processes may share the database: jobs, slots and limits are bot-wide."""
+        return self.shard_count is not None
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values, for the log filter that scrubs them (the database URL's password
@@ -236,7 +245,7 @@ def load_settings(
         raise _bad("DEFAULT_MODEL", f"unknown model {default_model[:80]!r}")
 
     log_level = r.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
-
+    shard_count, shard_ids = _shards(r)
     return Settings(
         discord_token=r.secret("DISCORD_TOKEN"),
         aimlapi_key=r.secret("AIMLAPI_KEY"),
@@ -270,7 +279,64 @@ def load_settings(
             "DISCORD_API_BASE_URL", DEFAULT_DISCORD_API_BASE_URL, ("https", "http")
         ),
         discord_gateway_url=r.optional_url("DISCORD_GATEWAY_URL", ("wss", "ws")),
+        shard_count=shard_count,
+        shard_ids=shard_ids,
+        cluster_lease_s=_req(r.number("CLUSTER_LEASE_S", 30.0, minimum=1.0, maximum=3600.0)),
     )
+
+
+_MAX_SHARDS: Final = 100_000
+
+
+def _shards(r: _Reader) -> tuple[int | Literal["auto"] | None, tuple[int, ...] | None]:
+    """``SHARD_COUNT`` and ``SHARD_IDS``, checked against each other."""
+    raw_count = r.raw("SHARD_COUNT")
+    count: int | Literal["auto"] | None
+    if raw_count is not None and raw_count.lower() == "auto":
+        count = "auto"
+    else:
+        try:
+            count = r.integer("SHARD_COUNT", None, minimum=1, maximum=_MAX_SHARDS)
+        except ConfigError:
+            raise _bad(
+                "SHARD_COUNT", f"expected auto or a number from 1 to {_MAX_SHARDS}"
+            ) from None
+    raw_ids = r.raw("SHARD_IDS")
+    if raw_ids is None:
+        return count, None
+    if count is None:
+        raise _bad("SHARD_IDS", "set SHARD_COUNT too (a number, or auto)")
+    ids = parse_shard_ids(raw_ids)
+    if isinstance(count, int):
+        check_shard_ids(ids, count)
+    return count, ids
+
+
+def parse_shard_ids(raw: str) -> tuple[int, ...]:
+    """``0-3``, ``0,2`` or a mix (``0-1,4``): sorted, without repeats."""
+    ids: set[int] = set()
+    for part in raw.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            raise _bad(
+                "SHARD_IDS", f"{part.strip()[:20]!r} is not a shard id or a range like 0-3"
+            ) from None
+        if low < 0 or high < low or high - low >= _MAX_SHARDS:
+            raise _bad("SHARD_IDS", f"{part.strip()[:20]!r} is not a range like 0-3")
+        ids.update(range(low, high + 1))
+    return tuple(sorted(ids))
+
+
+def check_shard_ids(ids: tuple[int, ...], count: int) -> None:
+    """Every id must be below the count (also called once ``auto`` has been resolved)."""
+    if ids and ids[-1] >= count:
+        raise _bad(
+            "SHARD_IDS",
+            f"shard {ids[-1]} does not exist with SHARD_COUNT={count} (ids run 0 to {count - 1})",
+        )
 
 
 def _req(value: float | None) -> float:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from bot import texts
 from bot.api import AimlApiClient, GenerationRequest, GenerationResult
 from bot.catalogue import ASPECT_RATIOS, MODELS, ModelSpec
+from bot.cluster import Cluster
 from bot.config import Settings
 from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
 from bot.ledger import Ledger, Scope, guild_scope, personal_scope
@@ -103,6 +104,7 @@ class GenerationService:
         ledger: Ledger,
         queue: FairQueue,
         policy: Policy,
+        cluster: Cluster | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -112,6 +114,7 @@ class GenerationService:
         self.ledger = ledger
         self.queue = queue
         self.policy = policy
+        self.cluster = cluster  # several processes: bot-wide slots, limits and recovery
         # Seeds are shown to users and need no secrecy: no system call per request for one.
         self._rng = rng or random.Random()
         self._clock = clock
@@ -232,6 +235,8 @@ class GenerationService:
         await self.check_cooldown(req, gs, scope)
         if self.queue.closed:
             raise QueueClosedError()
+        if self.cluster is not None:
+            self.cluster.check_connected()
         in_flight = self.queue.in_flight(req.user_id)
         if in_flight >= self.queue.max_per_user:
             raise QueueFullError(in_flight)
@@ -259,6 +264,8 @@ class GenerationService:
         job_id = await self.ledger.reserve(scope, req.role_ids, job)
         try:
             ticket = self.queue.admit(req.user_id, job_id)
+            if self.cluster is not None:
+                await self.cluster.enrol(ticket, req.user_id)
         except ImagenError as exc:
             # Another request of this user took the last slot while we reserved: undo.
             await self.db.jobs.finish_job(
@@ -380,10 +387,12 @@ class GenerationService:
     async def recover_interrupted(self) -> Recovery:
         """Refund every job a previous process left open, except those it may have posted: their
         result may be on Discord, which only the Discord side can ask (``settle_posted`` or
-        ``refund_interrupted`` then). Returns them all with their replies, so users can be told."""
+        ``refund_interrupted`` then). Returns them all with their replies, so users can be told.
+        In a cluster, only the jobs no live process answers for."""
         await self.forget_expired_tokens()
         recovery = Recovery()
-        for row in await self.db.jobs.open_jobs():
+        rows = await (self.cluster.orphaned_jobs() if self.cluster else self.db.jobs.open_jobs())
+        for row in rows:
             left = LeftOpen(row, await self.db.jobs.job_reply(row.id))
             if left.reply is not None and left.reply.posting is not None:
                 recovery.maybe_posted.append(left)

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 DB_PING_TIMEOUT_S: Final = 5.0
 GATEWAY_DOWN: Final = "gateway not connected"
 DATABASE_DOWN: Final = "database not answering"
+CLUSTER_CUT_OFF: Final = "cut off from the database: not taking jobs"
 _NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
@@ -36,12 +37,17 @@ class HealthServer:
         is_gateway_connected: Callable[[], bool],
         db_ping: Callable[[], Awaitable[bool]],
         metrics: Metrics,
+        shards: Callable[[], list[dict[str, object]]] | None = None,
+        is_cluster_connected: Callable[[], bool] | None = None,
     ) -> None:
         self._requested_port = port
         self._host = host
         self._is_gateway_connected = is_gateway_connected
         self._db_ping = db_ping
         self._metrics = metrics
+        # Sharded processes also report each shard and the database's state in the body.
+        self._shards = shards
+        self._is_cluster_connected = is_cluster_connected
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
         self._last_reasons: tuple[str, ...] | None = None
@@ -123,6 +129,8 @@ class HealthServer:
             answered = False
         if not answered:
             reasons.append(DATABASE_DOWN)
+        if self._is_cluster_connected is not None and not self._is_cluster_connected():
+            reasons.append(CLUSTER_CUT_OFF)
         self._note(tuple(reasons))
         return tuple(reasons)
 
@@ -140,13 +148,22 @@ class HealthServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         reasons = await self.check()
+        details: dict[str, object] = {}
+        if self._shards is not None:
+            database_ok = DATABASE_DOWN not in reasons and CLUSTER_CUT_OFF not in reasons
+            details = {"database": "ok" if database_ok else "unavailable", "shards": self._shards()}
         if reasons:
             return web.json_response(
-                {"status": "unavailable", "reason": "; ".join(reasons), "reasons": list(reasons)},
+                {
+                    "status": "unavailable",
+                    "reason": "; ".join(reasons),
+                    "reasons": list(reasons),
+                    **details,
+                },
                 status=503,
                 headers=_NO_STORE,
             )
-        return web.json_response({"status": "ok"}, headers=_NO_STORE)
+        return web.json_response({"status": "ok", **details}, headers=_NO_STORE)
 
     async def _metrics_view(self, request: web.Request) -> web.Response:
         body = self._metrics.render()

@@ -8,9 +8,10 @@ read at scrape time; nothing in this module knows about Discord.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from prometheus_client import (
@@ -84,6 +85,20 @@ class Metrics:
             registry=reg,
         )
         self.gateway_latency.set(math.nan)
+        self.shard_latency = Gauge(
+            "discord_shard_latency_seconds",
+            "Gateway heartbeat latency of each of this process's shards (NaN while down).",
+            ["shard"],
+            namespace=NAMESPACE,
+            registry=reg,
+        )
+        self.interactions = Counter(
+            "interactions",
+            "Interactions received (commands, buttons, modals), by the shard they came on.",
+            ["shard"],
+            namespace=NAMESPACE,
+            registry=reg,
+        )
 
     # -- recording ----------------------------------------------------------------------------
 
@@ -119,17 +134,31 @@ class Metrics:
     def watch_gateway_latency(self, latency: Callable[[], float]) -> None:
         """``latency`` returns seconds (discord.py's ``Client.latency``), NaN when unknown."""
 
-        def read() -> float:
-            try:
-                return float(latency())
-            except Exception:
-                log.exception("metrics: reading the gateway latency failed")
-                return math.nan
+        self.gateway_latency.set_function(functools.partial(_read_latency, latency, "gateway"))
 
-        self.gateway_latency.set_function(read)
+    def watch_shard_latencies(
+        self, shard_ids: Iterable[int], latency: Callable[[int], float]
+    ) -> None:
+        """Read each shard's latency at scrape time, one labelled series per shard."""
+        for shard_id in shard_ids:
+            read = functools.partial(latency, shard_id)
+            self.shard_latency.labels(str(shard_id)).set_function(
+                functools.partial(_read_latency, read, f"shard {shard_id}")
+            )
+
+    def count_interaction(self, shard_id: int) -> None:
+        self.interactions.labels(str(shard_id)).inc()
 
     # -- exposition ---------------------------------------------------------------------------
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (served with ``CONTENT_TYPE``)."""
         return generate_latest(self.registry)
+
+
+def _read_latency(latency: Callable[[], float], what: str) -> float:
+    try:
+        return float(latency())
+    except Exception:
+        log.exception("metrics: reading the %s latency failed", what)
+        return math.nan

@@ -15,6 +15,10 @@ the back of the line. Jobs start in
 ``(round, admission order)`` order. So a user who submits one job while another user has ten queued
 starts at the next free slot, and two busy users alternate. The order is a plain sort, so a job's
 position (what the user sees next to the Cancel button) is exactly the order jobs will start in.
+
+With several processes (shards on one database) a :class:`Coordinator` decides instead: the
+queue then starts a job only when told (:meth:`FairQueue.grant`) and shows the bot-wide positions
+it is given (:meth:`FairQueue.place`), and tells the coordinator when it changes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot import texts
 from bot.errors import ImagenError, RefusedError, ShuttingDownError
@@ -36,6 +41,7 @@ from bot.errors import ImagenError, RefusedError, ShuttingDownError
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Coordinator",
     "FairQueue",
     "JobCancelledError",
     "JobState",
@@ -101,6 +107,18 @@ class QueueSnapshot:
     queued_jobs: tuple[int, ...]
     """Job ids in the order they will start (position 1 first)."""
     in_flight_by_user: dict[Hashable, int]
+
+
+class Coordinator(Protocol):
+    """Who starts jobs when several processes share the slots (``bot.cluster.Cluster``).
+
+    Called synchronously while the queue changes: it must not call back into the queue there."""
+
+    def changed(self) -> None:
+        """A job was admitted or withdrawn: the line may have moved."""
+
+    def released(self, job_id: int) -> None:
+        """A running job gave back its slot."""
 
 
 class Ticket:
@@ -348,7 +366,9 @@ class FairQueue:
     :meth:`admit`, metrics and the slots handed out can never disagree across an ``await``.
     """
 
-    def __init__(self, max_concurrent: int, max_per_user: int) -> None:
+    def __init__(
+        self, max_concurrent: int, max_per_user: int, *, coordinator: Coordinator | None = None
+    ) -> None:
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1, not {max_concurrent}")
         if max_per_user < 1:
@@ -367,6 +387,7 @@ class FairQueue:
         self._seq = 0
         self._closed = False
         self._released = asyncio.Event()  # replaced and set whenever a running job ends
+        self._coordinator = coordinator
 
     # -- introspection -------------------------------------------------------------------------
 
@@ -454,7 +475,32 @@ class FairQueue:
         self._queued.insert(index, ticket)
         # Only the jobs from the new one on move back, unless some started and all moved up.
         self._reposition(0 if self._dispatch() else index)
+        if self._coordinator is not None:
+            self._coordinator.changed()
         return ticket
+
+    # -- coordinated ---------------------------------------------------------------------------
+
+    def grant(self, job_ids: list[int]) -> list[int]:
+        """Start these queued jobs (the coordinator gave them slots); returns the ids that could
+        not start (cancelled meanwhile, or the queue closed), whose slots go back."""
+        refused: list[int] = []
+        for job_id in job_ids:
+            ticket = self._tickets.get(job_id)
+            if self._closed or ticket is None or ticket._state is not JobState.QUEUED:
+                refused.append(job_id)
+                continue
+            self._queued.remove(ticket)
+            self._start(ticket)
+        return refused
+
+    def place(self, positions: dict[int, int]) -> None:
+        """Show the bot-wide positions of queued jobs (job id -> 1-based position)."""
+        for ticket in self._queued:
+            position = positions.get(ticket.job_id)
+            if position is not None and ticket._position != position:
+                ticket._position = position
+                ticket._moved()
 
     # -- shutdown ------------------------------------------------------------------------------
 
@@ -495,28 +541,34 @@ class FairQueue:
     def _dispatch(self) -> int:
         """Start queued jobs while slots are free (a closed queue starts nothing new); returns
         how many started."""
-        if self._closed:
+        if self._closed or self._coordinator is not None:
             return 0
         started = 0
         while self._queued and len(self._running) < self._max_concurrent:
             started += 1
-            ticket = self._queued.pop(0)
-            self._unwait(ticket)
-            if ticket._round > self._round:
-                self._round = ticket._round
-                self._last_round = {
-                    user: last for user, last in self._last_round.items() if last >= self._round
-                }
-            self._last_round[ticket.user_key] = ticket._round
-            ticket._state = JobState.RUNNING
-            ticket._position = None
-            self._running[ticket.job_id] = ticket
-            ticket._left_queue()
+            self._start(self._queued.pop(0))
         return started
+
+    def _start(self, ticket: Ticket) -> None:
+        """Run a ticket just taken out of ``_queued``."""
+        self._unwait(ticket)
+        if ticket._round > self._round:
+            self._round = ticket._round
+            self._last_round = {
+                user: last for user, last in self._last_round.items() if last >= self._round
+            }
+        self._last_round[ticket.user_key] = ticket._round
+        ticket._state = JobState.RUNNING
+        ticket._position = None
+        self._running[ticket.job_id] = ticket
+        ticket._left_queue()
 
     def _reposition(self, start: int = 0) -> None:
         """Store each queued job's position from index ``start`` on (the jobs before it have not
-        moved) and tell the followers of those that moved."""
+        moved) and tell the followers of those that moved. Coordinated, positions come from
+        :meth:`place`."""
+        if self._coordinator is not None:
+            return
         for index in range(start, len(self._queued)):
             ticket = self._queued[index]
             if ticket._position != index + 1:
@@ -534,6 +586,8 @@ class FairQueue:
             del self._running[ticket.job_id]
             released, self._released = self._released, asyncio.Event()
             released.set()
+            if self._coordinator is not None:
+                self._coordinator.released(ticket.job_id)
         del self._tickets[ticket.job_id]
         remaining = self._in_flight[ticket.user_key] - 1
         if remaining:
@@ -558,6 +612,8 @@ class FairQueue:
         ticket._by_shutdown = by_shutdown
         self._end(ticket, JobState.CANCELLED)
         self._reposition()
+        if self._coordinator is not None:
+            self._coordinator.changed()
         return True
 
     def _release(self, ticket: Ticket) -> None:

@@ -10,6 +10,7 @@ import aiohttp
 
 from bot.admin import AdminService
 from bot.api import AimlApiClient
+from bot.cluster import Cluster, member_name
 from bot.config import Settings
 from bot.generation import GenerationService
 from bot.ledger import Ledger
@@ -46,6 +47,7 @@ class Services:
     admin: AdminService
     members: MemberService
     pacing: Pacing = field(default_factory=Pacing)
+    cluster: Cluster | None = None  # only when sharded: several processes share the database
 
 
 def build_api(
@@ -79,12 +81,31 @@ def build_services(
         usd_cap=settings.bot_daily_usd_cap,
         clock=pacing.clock,
     )
-    queue = FairQueue(settings.max_concurrent_generations, settings.max_jobs_per_user)
+    cluster = None
+    if settings.sharded:
+        cluster = Cluster(
+            db.cluster,
+            member=member_name(settings.shard_ids),
+            max_slots=settings.max_concurrent_generations,
+            max_per_user=settings.max_jobs_per_user,
+            lease_s=settings.cluster_lease_s,
+        )
+    queue = FairQueue(
+        settings.max_concurrent_generations, settings.max_jobs_per_user, coordinator=cluster
+    )
+    if cluster is not None:
+        cluster.attach(queue)
     policy = Policy(db)
     metrics = Metrics()
     metrics.watch_queue(lambda: queue.depth, lambda: queue.running)
     generation = GenerationService(
-        settings=settings, db=db, api=api, ledger=ledger, queue=queue, policy=policy
+        settings=settings,
+        db=db,
+        api=api,
+        ledger=ledger,
+        queue=queue,
+        policy=policy,
+        cluster=cluster,
     )
     admin = AdminService(db, policy, ledger, default_model=settings.default_model)
     members = MemberService(db, policy, default_model=settings.default_model)
@@ -101,4 +122,5 @@ def build_services(
         admin=admin,
         members=members,
         pacing=pacing,
+        cluster=cluster,
     )

@@ -890,3 +890,10 @@ OPTION_REASON: Final = Text("option.reason.name", "reason")
 OPTION_DAYS: Final = Text("option.days.name", "days")
 OPTION_CREDITS: Final = Text("option.credits.name", "credits")
 OPTION_ROLE: Final = Text("option.role.name", "role")
+# --- Cluster: several bot processes on one database (issue 20) ------------------------------
+
+CLUSTER_CUT_OFF: Final = Text(
+    "cluster.cut_off",
+    "The bot cannot reach its database right now, so it is not taking new images. You were "
+    "not charged. Try again in a few minutes.",
+)

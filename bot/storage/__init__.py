@@ -6,6 +6,7 @@ A backend lives in its own subpackage (``bot.storage.sqlite``); only start-up na
 from bot.storage.interfaces import (
     AuditRepository,
     BudgetRepository,
+    ClusterRepository,
     Database,
     GuildRepository,
     JobRepository,
@@ -55,6 +56,7 @@ __all__ = [
     "BudgetCheck",
     "BudgetRepository",
     "BudgetRules",
+    "ClusterRepository",
     "Database",
     "GuildRepository",
     "GuildRules",

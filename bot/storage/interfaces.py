@@ -210,6 +210,42 @@ class MemberRepository(Protocol):
         ...
 
 
+class ClusterRepository(Protocol):
+    """Several bot processes on one database: process leases, job owners, the bot-wide slots and
+    line, and IDENTIFY turns. Times are leases in seconds from now, by the database's clock."""
+
+    async def register(self, process_id: str, member: str, lease_s: float) -> None: ...
+
+    async def renew(self, process_id: str, lease_s: float) -> bool:
+        """False if the process's row is gone (others took it for dead and took its jobs)."""
+        ...
+
+    async def enrol(self, job_id: int, user_id: int, owner: str, max_per_user: int) -> bool:
+        """Name the job's owner unless its user already has ``max_per_user`` open jobs in the
+        whole cluster; one statement, so two processes cannot both pass."""
+        ...
+
+    async def claim_slots(self, owner: str, max_slots: int) -> list[int]:
+        """Give this process's jobs at the head of the bot-wide line the free slots."""
+        ...
+
+    async def queue_positions(self, owner: str) -> dict[int, int]:
+        """The bot-wide position of each of this process's waiting jobs."""
+        ...
+
+    async def release_slots(self, job_ids: list[int]) -> None: ...
+
+    async def orphaned_jobs(self, process_id: str, member: str, lease_s: float) -> list[JobRow]:
+        """Open jobs no live process answers for (see ``queries.ORPHANED_JOBS``)."""
+        ...
+
+    async def forget_dead(self, process_id: str, member: str) -> None: ...
+
+    async def identify_turn(self, bucket: int, holder: str, window_s: float) -> float:
+        """Take the bucket's IDENTIFY turn: 0 if taken, else the seconds until it frees."""
+        ...
+
+
 class Database(Protocol):
     """The bot's database: one repository per concern, plus its lifecycle."""
 
@@ -229,6 +265,8 @@ class Database(Protocol):
     def requests(self) -> RequestRepository: ...
     @property
     def members(self) -> MemberRepository: ...
+    @property
+    def cluster(self) -> ClusterRepository: ...
 
     async def close(self) -> None: ...
 

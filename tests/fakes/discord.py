@@ -944,6 +944,8 @@ class FakeDiscord:
         ratelimit_headers: bool = True,
         dispatch_timeout: float = 10.0,
         contract_path: Path = CONTRACT_PATH,
+        shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         self.application_id = application_id
         self.token = token
@@ -962,6 +964,9 @@ class FakeDiscord:
         """Seconds before now that new interactions were created (their ids carry that time), so a
         test can reach the end of a token's 15 minutes without waiting them out."""
         self._aged_seq = itertools.count()
+        # Sharding: the count GET /gateway/bot recommends and its IDENTIFY buckets.
+        self.shards = shards
+        self.max_concurrency = max_concurrency
 
         # recording
         self.calls: list[RecordedCall] = []
@@ -970,6 +975,8 @@ class FakeDiscord:
         """Every request body Discord's description refuses (see :meth:`assert_contract_kept`)."""
         self._contract = _load_contract(contract_path)
         self.identify_payloads: list[JSON] = []
+        self.identify_times: list[tuple[float, int | None]] = []
+        """(time.monotonic(), shard id or None) of every IDENTIFY, in order."""
         self.resume_payloads: list[JSON] = []
         self.gateway_connects = 0
         self.resumes = 0
@@ -1003,6 +1010,9 @@ class FakeDiscord:
         # gateway
         self._sessions: dict[str, _GatewaySession] = {}
         self._session: _GatewaySession | None = None
+        # Sharded clients: the latest session of each shard, and the count they identified with.
+        self._shard_sessions: dict[int, _GatewaySession] = {}
+        self._shard_count = 1
         self._connections: list[_GatewayConnection] = []
         self._conn_counter = itertools.count(1)
 
@@ -1796,12 +1806,12 @@ class FakeDiscord:
             200,
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 1000,
                     "reset_after": 0,
-                    "max_concurrency": 1,
+                    "max_concurrency": self.max_concurrency,
                 },
             },
         )
@@ -2108,8 +2118,17 @@ class FakeDiscord:
             await self._request_members(conn, data if isinstance(data, dict) else {})
         # op 3 (presence) / 4 (voice state) and others are accepted silently.
 
+    def shard_of(self, guild_id: int) -> int:
+        """The shard a guild's events go to: Discord's ``(guild_id >> 22) % shard_count``."""
+        return (guild_id >> 22) % self._shard_count
+
     async def _identify(self, conn: _GatewayConnection, data: JSON) -> None:
         self.identify_payloads.append(data)
+        shard = data.get("shard")
+        shard_id: int | None = None
+        if isinstance(shard, list) and len(shard) == 2:
+            shard_id, self._shard_count = int(shard[0]), int(shard[1])
+        self.identify_times.append((time.monotonic(), shard_id))
         if data.get("token") != self.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
@@ -2117,11 +2136,14 @@ class FakeDiscord:
         self._sessions[session.session_id] = session
         conn.session = session
         session.conn = conn
-        guild_stubs: list[JSON] = [{"id": str(g.id), "unavailable": True} for g in self.guilds]
-        guild_stubs.extend(
-            {"id": str(EXTRA_GUILD_BASE_ID + i), "unavailable": True}
-            for i in range(self.extra_guilds)
-        )
+        guilds = self.guilds
+        extra = range(self.extra_guilds)
+        if shard_id is not None:
+            self._shard_sessions[shard_id] = session
+            guilds = [g for g in guilds if self.shard_of(g.id) == shard_id]
+            extra = range(0) if self._shard_count > 1 else extra
+        guild_stubs: list[JSON] = [{"id": str(g.id), "unavailable": True} for g in guilds]
+        guild_stubs.extend({"id": str(EXTRA_GUILD_BASE_ID + i), "unavailable": True} for i in extra)
         ready: JSON = {
             "v": 10,
             "user": {
@@ -2144,11 +2166,11 @@ class FakeDiscord:
         if shard is not None:
             ready["shard"] = shard
         session.append("READY", ready, self._count_ready)
-        for g in self.guilds:
+        for g in guilds:
             session.append("GUILD_CREATE", g.to_gateway_payload(self.bot_user))
-        if self.extra_guilds:
+        if extra:
             template = self._extra_guild_frame_template()
-            for i in range(self.extra_guilds):
+            for i in extra:
                 values = {
                     "gid": EXTRA_GUILD_BASE_ID + i,
                     "cid": EXTRA_CHANNEL_BASE_ID + i,
@@ -2297,12 +2319,27 @@ class FakeDiscord:
         await s.conn.send_raw(json.dumps({"op": 7, "d": None}))
 
     async def dispatch(
-        self, event: str, data: Any, *, on_sent: Callable[[], None] | None = None
+        self,
+        event: str,
+        data: Any,
+        *,
+        on_sent: Callable[[], None] | None = None,
+        guild_id: int | None = None,
     ) -> None:
-        """Dispatch a gateway event (op 0) on the current session.
+        """Dispatch a gateway event (op 0) on the current session, or for a sharded client on
+        the session of the shard that ``guild_id`` belongs to (shard 0 without a guild).
 
         If the session has no live connection the event is kept and replayed on RESUME.
         """
+        if self._shard_sessions:
+            shard_id = 0 if guild_id is None else self.shard_of(guild_id)
+            await self._notifier.wait_until(
+                lambda: shard_id in self._shard_sessions,
+                self.dispatch_timeout,
+                f"a gateway session for shard {shard_id}",
+            )
+            await self._send_event(self._shard_sessions[shard_id], event, data, on_sent)
+            return
         if self._session is None:
             await self._notifier.wait_until(
                 lambda: self._session is not None, self.dispatch_timeout, "a gateway session"
@@ -2428,7 +2465,13 @@ class FakeDiscord:
         return it
 
     async def _send_interaction(self, it: FakeInteraction) -> FakeInteraction:
-        await self.dispatch("INTERACTION_CREATE", it.payload, on_sent=it._mark_sent)
+        guild_id = it.payload.get("guild_id")
+        await self.dispatch(
+            "INTERACTION_CREATE",
+            it.payload,
+            on_sent=it._mark_sent,
+            guild_id=None if guild_id is None else int(guild_id),
+        )
         return it
 
     def _command_options(

@@ -48,7 +48,7 @@ async def copy_sqlite_to_postgres(path: Path, target: PostgresDatabase) -> dict[
 async def _copy(path: Path, target: PostgresDatabase) -> dict[str, int]:
     async with await SQLiteDatabase.open(path) as source:
         tables = await _sqlite_tables(source)
-        unknown = sorted(set(tables) - set(q.COPIED_TABLES))
+        unknown = sorted(set(tables) - set(q.COPIED_TABLES) - set(q.UNCOPIED_TABLES))
         if unknown:
             raise StorageError(
                 f"the SQLite database has tables this bot cannot copy: {', '.join(unknown)}"

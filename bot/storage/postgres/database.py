@@ -25,6 +25,7 @@ from bot.storage.postgres.connection import Pool, create_pool
 from bot.storage.postgres.repositories import (
     PostgresAudit,
     PostgresBudgets,
+    PostgresCluster,
     PostgresGuilds,
     PostgresJobs,
     PostgresMembers,
@@ -87,6 +88,7 @@ class PostgresDatabase:
         self.reports = PostgresReports(pool)
         self.requests = PostgresRequests(pool)
         self.members = PostgresMembers(pool)
+        self.cluster = PostgresCluster(pool)
 
     @property
     def shown_as(self) -> str:

@@ -265,6 +265,10 @@ COPIED_TABLES = (
     "member_defaults",
     "job_replies",
 )
+# What running processes keep (leases, job owners, IDENTIFY turns) is not copied: the copy is
+# made with the bot stopped, so none of it is alive, and the open jobs copied are refunded at
+# the next start as jobs no live process answers for.
+UNCOPIED_TABLES = ("cluster_processes", "cluster_jobs", "identify_turns")
 # The tables whose ids are an identity: after rows come in with their own ids, the next id
 # must follow the largest copied one.
 IDENTITY_TABLES = ("jobs", "budget_grant", "blocklist", "audit_log")
@@ -358,3 +362,54 @@ def upsert_member_defaults(columns: list[str]) -> str:
         "ON CONFLICT (guild_id, user_id) DO UPDATE SET updated_at = excluded.updated_at, "
         f"{assignments} RETURNING {_MEMBER}"
     )
+
+# -- cluster (several processes on one database; the functions are migration 0004's) -----------
+
+# Leases and turns are written and read by the database's clock: one clock for every host.
+REGISTER_PROCESS = """
+INSERT INTO cluster_processes (id, member, lease_until, started_at)
+SELECT $1, $2, t + $3, t FROM cluster_clock() AS t
+ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until
+"""
+RENEW_LEASE = (
+    "UPDATE cluster_processes SET lease_until = cluster_clock() + $2 WHERE id = $1 RETURNING id"
+)
+ENROL_JOB = "SELECT cluster_enrol($1, $2, $3, $4)"
+CLAIM_SLOTS = "SELECT job_id FROM cluster_claim_slots($1, $2) AS job_id"
+QUEUE_POSITIONS = "SELECT job_id, place FROM cluster_line(cluster_clock()) WHERE owner = $1"
+RELEASE_SLOTS = "UPDATE cluster_jobs SET slot = 0 WHERE job_id = ANY ($1::bigint[])"
+
+# Open jobs no live process answers for: their owner's lease expired, or the owner was an
+# earlier life of this member ($2; $1 is this process), or no process ever took them and they
+# are older than a lease ($3: created_at is written by the bot's clock, so compared with it).
+ORPHANED_JOBS = f"""
+SELECT {_JOBS} FROM jobs
+ WHERE state IN ('queued', 'running')
+   AND NOT EXISTS (SELECT 1 FROM cluster_jobs c JOIN cluster_processes p ON p.id = c.owner
+                    WHERE c.job_id = jobs.id AND p.lease_until > cluster_clock()
+                      AND (p.member <> $2 OR p.id = $1))
+   AND (EXISTS (SELECT 1 FROM cluster_jobs c WHERE c.job_id = jobs.id) OR created_at < $3)
+ ORDER BY id
+"""
+FORGET_DEAD = """
+WITH gone AS (
+    DELETE FROM cluster_processes
+     WHERE lease_until <= cluster_clock() OR (member = $2 AND id <> $1))
+DELETE FROM cluster_jobs c USING jobs j
+ WHERE j.id = c.job_id AND j.state NOT IN ('queued', 'running')
+"""
+
+# The turn is taken if it is free; else the seconds until it frees. When the holder's row is
+# newer than this statement's snapshot, a whole window: waiting longer is safe, less is not.
+TAKE_IDENTIFY_TURN = """
+WITH clock AS (SELECT cluster_clock() AS t),
+taken AS (
+    INSERT INTO identify_turns (bucket, holder, until)
+    SELECT $1, $2, t + $3 FROM clock
+    ON CONFLICT (bucket) DO UPDATE SET holder = excluded.holder, until = excluded.until
+     WHERE identify_turns.until <= excluded.until - $3
+    RETURNING bucket)
+SELECT CASE WHEN EXISTS (SELECT 1 FROM taken) THEN 0
+            ELSE COALESCE((SELECT i.until - clock.t FROM identify_turns i, clock
+                            WHERE i.bucket = $1 AND i.until > clock.t), $3) END
+"""

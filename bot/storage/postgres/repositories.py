@@ -426,3 +426,41 @@ class PostgresRequests:
             bans={b.user_id: b for b in bans},
         )
         return rules.context_for(user_id, at)
+
+
+class PostgresCluster:
+    """The cluster's leases, owners, slots and turns; each call is one statement, and the two
+    that count before they write (enrol, claim) are functions that lock first (migration 0004)."""
+
+    def __init__(self, db: Pool) -> None:
+        self._db = db
+
+    async def register(self, process_id: str, member: str, lease_s: float) -> None:
+        await self._db.execute(q.REGISTER_PROCESS, process_id, member, lease_s)
+
+    async def renew(self, process_id: str, lease_s: float) -> bool:
+        return await self._db.fetchone(q.RENEW_LEASE, process_id, lease_s) is not None
+
+    async def enrol(self, job_id: int, user_id: int, owner: str, max_per_user: int) -> bool:
+        return bool(await self._db.fetchval(q.ENROL_JOB, job_id, user_id, owner, max_per_user))
+
+    async def claim_slots(self, owner: str, max_slots: int) -> list[int]:
+        rows = await self._db.fetchall(q.CLAIM_SLOTS, owner, max_slots)
+        return [int(r["job_id"]) for r in rows]
+
+    async def queue_positions(self, owner: str) -> dict[int, int]:
+        rows = await self._db.fetchall(q.QUEUE_POSITIONS, owner)
+        return {int(r["job_id"]): int(r["place"]) for r in rows}
+
+    async def release_slots(self, job_ids: list[int]) -> None:
+        await self._db.execute(q.RELEASE_SLOTS, job_ids)
+
+    async def orphaned_jobs(self, process_id: str, member: str, lease_s: float) -> list[JobRow]:
+        rows = await self._db.fetchall(q.ORPHANED_JOBS, process_id, member, now() - lease_s)
+        return [_job(r) for r in rows]
+
+    async def forget_dead(self, process_id: str, member: str) -> None:
+        await self._db.execute(q.FORGET_DEAD, process_id, member)
+
+    async def identify_turn(self, bucket: int, holder: str, window_s: float) -> float:
+        return float(await self._db.fetchval(q.TAKE_IDENTIFY_TURN, bucket, holder, window_s))

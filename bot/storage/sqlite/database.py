@@ -25,6 +25,7 @@ from bot.storage.sqlite.connection import Connection, RulesCache
 from bot.storage.sqlite.repositories import (
     SQLiteAudit,
     SQLiteBudgets,
+    SQLiteCluster,
     SQLiteGuilds,
     SQLiteJobs,
     SQLiteMembers,
@@ -81,6 +82,7 @@ class SQLiteDatabase:
         self.reports = SQLiteReports(self.conn)
         self.requests = SQLiteRequests(self.conn, rules)
         self.members = SQLiteMembers(self.conn)
+        self.cluster = SQLiteCluster(self.conn)
 
     @classmethod
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Self:

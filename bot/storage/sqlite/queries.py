@@ -321,3 +321,84 @@ SELECT {", ".join(f"gs.{c} AS {c}" for c in GUILD_SETTING_COLUMNS)},
   FROM (SELECT :g AS guild_id) AS q
   LEFT JOIN guild_settings AS gs ON gs.guild_id = q.guild_id
 """
+
+# -- cluster (several processes on one database) --------------------------------------------------
+
+REGISTER_PROCESS = """
+INSERT INTO cluster_processes (id, member, lease_until, started_at)
+VALUES (:id, :member, :until, :now)
+ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until
+"""
+RENEW_LEASE = "UPDATE cluster_processes SET lease_until = :until WHERE id = :id RETURNING id"
+
+# The per-user limit counted over every process, in the statement that takes the job.
+ENROL_JOB = """
+INSERT INTO cluster_jobs (job_id, owner, user_id)
+SELECT :job_id, :owner, :user_id
+ WHERE (SELECT COUNT(*) FROM cluster_jobs c JOIN jobs j ON j.id = c.job_id
+         WHERE c.user_id = :user_id AND j.state IN ('queued', 'running')) < :max_per_user
+RETURNING job_id
+"""
+
+# The bot-wide line: the open jobs of live processes; a waiting job's turn is its rank among its
+# user's waiting jobs plus the slots that user holds, so users take turns whichever process
+# holds their jobs.
+_LINE = """
+WITH open AS (
+    SELECT c.job_id, c.owner, c.user_id, c.slot
+      FROM cluster_jobs c
+      JOIN jobs j ON j.id = c.job_id
+      JOIN cluster_processes p ON p.id = c.owner
+     WHERE j.state IN ('queued', 'running') AND p.lease_until > :now),
+held AS (SELECT user_id, COUNT(*) AS n FROM open WHERE slot = 1 GROUP BY user_id),
+turns AS (
+    SELECT job_id, owner, user_id,
+           ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY job_id) AS k
+      FROM open WHERE slot = 0),
+line AS (
+    SELECT t.job_id, t.owner,
+           ROW_NUMBER() OVER (ORDER BY t.k + COALESCE(h.n, 0), t.job_id) AS position
+      FROM turns t LEFT JOIN held h ON h.user_id = t.user_id)
+"""
+# A process starts only its own jobs from the head of the line: a free slot waits for the
+# process whose job is first rather than going to a later job.
+CLAIM_SLOTS = (
+    _LINE
+    + """
+UPDATE cluster_jobs SET slot = 1
+ WHERE job_id IN (SELECT job_id FROM line
+                   WHERE owner = :owner
+                     AND position <= :max_slots - (SELECT COUNT(*) FROM open WHERE slot = 1))
+RETURNING job_id
+"""
+)
+QUEUE_POSITIONS = _LINE + "SELECT job_id, position FROM line WHERE owner = :owner"
+RELEASE_SLOTS = (
+    "UPDATE cluster_jobs SET slot = 0 WHERE job_id IN (SELECT value FROM json_each(:ids))"
+)
+
+# Open jobs no live process answers for: their owner's lease expired, or the owner was an
+# earlier life of this member, or (older than a lease) no process ever took them.
+ORPHANED_JOBS = f"""
+SELECT {_JOBS} FROM jobs
+ WHERE state IN ('queued', 'running')
+   AND NOT EXISTS (SELECT 1 FROM cluster_jobs c JOIN cluster_processes p ON p.id = c.owner
+                    WHERE c.job_id = jobs.id AND p.lease_until > :now
+                      AND (p.member != :member OR p.id = :me))
+   AND (EXISTS (SELECT 1 FROM cluster_jobs c WHERE c.job_id = jobs.id)
+        OR created_at < :stale)
+ ORDER BY id
+"""
+FORGET_DEAD = (
+    "DELETE FROM cluster_processes WHERE lease_until <= :now OR (member = :member AND id != :me)",
+    "DELETE FROM cluster_jobs WHERE job_id IN "
+    "(SELECT id FROM jobs WHERE state NOT IN ('queued', 'running'))",
+)
+
+TAKE_IDENTIFY_TURN = """
+INSERT INTO identify_turns (bucket, holder, until) VALUES (:bucket, :holder, :until)
+ON CONFLICT (bucket) DO UPDATE SET holder = excluded.holder, until = excluded.until
+ WHERE identify_turns.until <= :now
+RETURNING bucket
+"""
+IDENTIFY_TURN_ENDS = "SELECT until FROM identify_turns WHERE bucket = ?"

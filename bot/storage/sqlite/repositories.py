@@ -500,3 +500,62 @@ class SQLiteRequests:
             disabled_models=frozenset(str(m) for m in json.loads(row["disabled"] or "[]")),
             bans={b.user_id: b for b in bans},
         )
+
+
+class SQLiteCluster:
+    def __init__(self, db: Connection) -> None:
+        self._db = db
+
+    async def register(self, process_id: str, member: str, lease_s: float) -> None:
+        at = now()
+        await self._db.execute(
+            q.REGISTER_PROCESS,
+            {"id": process_id, "member": member, "until": at + lease_s, "now": at},
+        )
+
+    async def renew(self, process_id: str, lease_s: float) -> bool:
+        row = await self._db.fetchone(q.RENEW_LEASE, {"id": process_id, "until": now() + lease_s})
+        return row is not None
+
+    async def enrol(self, job_id: int, user_id: int, owner: str, max_per_user: int) -> bool:
+        row = await self._db.fetchone(
+            q.ENROL_JOB,
+            {"job_id": job_id, "owner": owner, "user_id": user_id, "max_per_user": max_per_user},
+        )
+        return row is not None
+
+    async def claim_slots(self, owner: str, max_slots: int) -> list[int]:
+        rows = await self._db.fetchall(
+            q.CLAIM_SLOTS, {"owner": owner, "max_slots": max_slots, "now": now()}
+        )
+        return [int(r["job_id"]) for r in rows]
+
+    async def queue_positions(self, owner: str) -> dict[int, int]:
+        rows = await self._db.fetchall(q.QUEUE_POSITIONS, {"owner": owner, "now": now()})
+        return {int(r["job_id"]): int(r["position"]) for r in rows}
+
+    async def release_slots(self, job_ids: list[int]) -> None:
+        await self._db.execute(q.RELEASE_SLOTS, {"ids": json.dumps(job_ids)})
+
+    async def orphaned_jobs(self, process_id: str, member: str, lease_s: float) -> list[JobRow]:
+        at = now()
+        rows = await self._db.fetchall(
+            q.ORPHANED_JOBS, {"now": at, "me": process_id, "member": member, "stale": at - lease_s}
+        )
+        return [_job(r) for r in rows]
+
+    async def forget_dead(self, process_id: str, member: str) -> None:
+        params = {"now": now(), "me": process_id, "member": member}
+        await self._db.execute(q.FORGET_DEAD[0], params)
+        await self._db.execute(q.FORGET_DEAD[1])
+
+    async def identify_turn(self, bucket: int, holder: str, window_s: float) -> float:
+        at = now()
+        row = await self._db.fetchone(
+            q.TAKE_IDENTIFY_TURN,
+            {"bucket": bucket, "holder": holder, "until": at + window_s, "now": at},
+        )
+        if row is not None:
+            return 0.0
+        ends = await self._db.fetchone(q.IDENTIFY_TURN_ENDS, (bucket,))
+        return max(0.0, float(ends["until"]) - at) if ends is not None else 0.0
