@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import ack, delivery, ledger, memory, scale
+from bench import ack, delivery, ledger, memory, scale, shards
 from bench.common import SIZES_CHOICES, Result, command_line, machine, report
 
 BENCHMARKS: tuple[tuple[str, Callable[[str], Coroutine[Any, Any, Result]]], ...] = (
@@ -19,6 +19,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[str], Coroutine[Any, Any, Result]]], ...]
     ("bench.delivery", delivery.run),
     ("bench.ledger", ledger.run),
     ("bench.scale", scale.run),
+    ("bench.shards", shards.run),
     ("bench.memory", memory.run),
 )
 

@@ -22,9 +22,9 @@ from tests.fakes.discord import (
     DEFAULT_CHANNEL_ID,
     DEFAULT_GUILD_ID,
     EXTRA_CHANNEL_BASE_ID,
-    EXTRA_GUILD_BASE_ID,
     FakeDiscord,
     FakeUser,
+    extra_guild_id,
 )
 
 PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"fake image data" * 10
@@ -552,10 +552,10 @@ async def test_extra_guilds(fake: FakeDiscord) -> None:
     bot, task = await start_bot(fake)
     try:
         assert len(bot.guilds) == 301
-        extra = bot.get_guild(EXTRA_GUILD_BASE_ID + 299)
+        extra = bot.get_guild(extra_guild_id(299))
         assert extra is not None and extra.name == "Extra Guild 299"
         assert extra.get_channel(EXTRA_CHANNEL_BASE_ID + 299) is not None
-        it = await fake.slash("ping", guild_id=EXTRA_GUILD_BASE_ID + 299)
+        it = await fake.slash("ping", guild_id=extra_guild_id(299))
         assert it.channel_id == EXTRA_CHANNEL_BASE_ID + 299
         assert (await it.wait_response(5)).type == 4
     finally:

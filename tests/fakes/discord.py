@@ -78,6 +78,7 @@ __all__ = [
     "RecordedCall",
     "RecordedFile",
     "default_guild",
+    "extra_guild_id",
 ]
 
 JSON = dict[str, Any]
@@ -128,9 +129,16 @@ DEFAULT_CHANNEL_ID = 1_100_000_000_000_000_101
 DEFAULT_ADMIN_ROLE_ID = 1_100_000_000_000_000_201
 DEFAULT_MEMBER_ID = 1_200_000_000_000_000_001
 DEFAULT_ADMIN_ID = 1_200_000_000_000_000_002
-# Extra guild ``i`` has id EXTRA_GUILD_BASE_ID + i and one text channel EXTRA_CHANNEL_BASE_ID + i.
+# Extra guild ``i`` has id extra_guild_id(i) and one text channel EXTRA_CHANNEL_BASE_ID + i. The
+# guild ids step by 1 << 22 (a millisecond of a snowflake's time), so that they spread over
+# shards by Discord's ``(guild_id >> 22) % shard_count`` as real guilds do.
 EXTRA_GUILD_BASE_ID = 2_000_000_000_000_000_000
 EXTRA_CHANNEL_BASE_ID = 3_000_000_000_000_000_000
+
+
+def extra_guild_id(index: int) -> int:
+    return EXTRA_GUILD_BASE_ID + (index << 22)
+
 
 MESSAGE_FLAG_EPHEMERAL = 64
 MESSAGE_FLAG_LOADING = 128
@@ -1141,12 +1149,13 @@ class FakeDiscord:
         for g in self.guilds:
             if g.id == guild_id:
                 return g
-        if EXTRA_GUILD_BASE_ID <= guild_id < EXTRA_GUILD_BASE_ID + self.extra_guilds:
-            return self._extra_guild(guild_id - EXTRA_GUILD_BASE_ID)
+        index, step = divmod(guild_id - EXTRA_GUILD_BASE_ID, 1 << 22)
+        if step == 0 and 0 <= index < self.extra_guilds:
+            return self._extra_guild(index)
         return None
 
     def _extra_guild(self, index: int) -> FakeGuild:
-        gid = EXTRA_GUILD_BASE_ID + index
+        gid = extra_guild_id(index)
         channel = FakeChannel(EXTRA_CHANNEL_BASE_ID + index, "general")
         return FakeGuild(
             id=gid, name=f"Extra Guild {index}", owner_id=DEFAULT_ADMIN_ID, channels=[channel]
@@ -2137,13 +2146,13 @@ class FakeDiscord:
         conn.session = session
         session.conn = conn
         guilds = self.guilds
-        extra = range(self.extra_guilds)
+        extra: Sequence[int] = range(self.extra_guilds)
         if shard_id is not None:
             self._shard_sessions[shard_id] = session
             guilds = [g for g in guilds if self.shard_of(g.id) == shard_id]
-            extra = range(0) if self._shard_count > 1 else extra
+            extra = [i for i in extra if self.shard_of(extra_guild_id(i)) == shard_id]
         guild_stubs: list[JSON] = [{"id": str(g.id), "unavailable": True} for g in guilds]
-        guild_stubs.extend({"id": str(EXTRA_GUILD_BASE_ID + i), "unavailable": True} for i in extra)
+        guild_stubs.extend({"id": str(extra_guild_id(i)), "unavailable": True} for i in extra)
         ready: JSON = {
             "v": 10,
             "user": {
@@ -2172,7 +2181,7 @@ class FakeDiscord:
             template = self._extra_guild_frame_template()
             for i in extra:
                 values = {
-                    "gid": EXTRA_GUILD_BASE_ID + i,
+                    "gid": extra_guild_id(i),
                     "cid": EXTRA_CHANNEL_BASE_ID + i,
                     "idx": i,
                 }
