@@ -13,10 +13,11 @@ import gettext
 import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Final
 
-from babel.numbers import format_currency, format_decimal, get_currency_symbol
+from bot.number_formats import NUMBER_FORMATS
 
 DOMAIN: Final = "imagen"
 LOCALE_DIR: Final = Path(__file__).parent / "locales"
@@ -109,8 +110,23 @@ def translation(language: str) -> gettext.NullTranslations:
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
 
 
-def _babel_locale(language: str) -> str:
+def babel_locale(language: str) -> str:
+    """Babel's (CLDR's) name for a catalogue's language."""
     return "es_ES" if language == "es" else language
+
+
+def _digits(value: float, places: int, trim: bool, language: str) -> str:
+    """``value`` rounded half-even to ``places`` decimals (trailing zeros dropped when ``trim``),
+    in thousands, with the language's signs: what CLDR's ``#,##0.###`` pattern writes."""
+    decimal_sign, group, _, _ = NUMBER_FORMATS[language]
+    exact = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    whole, _, fraction = f"{abs(rounded):f}".partition(".")
+    if trim:
+        fraction = fraction.rstrip("0")
+    groups = [whole[max(0, end - 3) : end] for end in range(len(whole), 0, -3)][::-1]
+    sign = "-" if exact < 0 else ""  # as CLDR: the sign of the value, though it rounds to 0
+    return sign + group.join(groups) + (decimal_sign + fraction if fraction else "")
 
 
 class _Quantity:
@@ -125,23 +141,14 @@ class _Quantity:
 
     def __format__(self, spec: str) -> str:
         digits = int(spec[1:-1]) if re.fullmatch(r"\.\d+f", spec) else None
-        locale = _babel_locale(self.language)
+        language = self.language if self.language in NUMBER_FORMATS else SOURCE
         if self.money:
-            # USD with the locale's currency pattern; ``{usd:.4f}`` keeps four decimals.
-            pattern = None
-            if digits is not None:
-                from babel import Locale
-
-                standard = Locale.parse(locale).currency_formats["standard"].pattern
-                pattern = standard.split(";")[0].replace(".00", "." + "0" * digits)
-            text = format_currency(
-                self.value, "USD", format=pattern, locale=locale, currency_digits=digits is None
-            )
-            # "US$" where the locale's own currency differs reads oddly in a bot about USD.
-            return text.replace(get_currency_symbol("USD", locale), "$")
-        if digits is not None:
-            return format_decimal(self.value, "#,##0." + "0" * digits, locale=locale)
-        return format_decimal(self.value, locale=locale)
+            # US dollars, cents by default; ``{usd:.4f}`` keeps four decimals.
+            _, _, before, after = NUMBER_FORMATS[language]
+            amount = _digits(self.value, 2 if digits is None else digits, False, language)
+            sign, amount = ("-", amount[1:]) if amount.startswith("-") else ("", amount)
+            return f"{sign}{before}{amount}{after}"
+        return _digits(self.value, 3 if digits is None else digits, digits is None, language)
 
     def __str__(self) -> str:
         return self.__format__("")
