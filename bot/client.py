@@ -167,8 +167,13 @@ class ImagenBot(commands.Bot):
         return (await self.db.guilds.guild_settings(guild_id)).language
 
     async def enter(self, interaction: discord.Interaction[Any]) -> None:
-        """Set the reader's language for this interaction (and the tasks it starts)."""
-        forced = await self.forced_language(interaction.guild_id)
+        """Set the reader's language for this interaction (and the tasks it starts); without
+        the database, the reader's own, so the command can still say what went wrong."""
+        try:
+            forced = await self.forced_language(interaction.guild_id)
+        except Exception as exc:
+            log.warning("cannot read the server's language (%s); using the reader's", exc)
+            forced = None
         i18n.use(i18n.reader_language(interaction.locale, forced))
 
     async def server_language(self, guild_id: int | None) -> str:

@@ -214,12 +214,15 @@ class GenerationService:
     async def prepare(self, req: ImagineRequest) -> PreparedJob:
         """Run every check in order and reserve the credits; raises before anything is charged.
 
-        Order: allowed channel, ban, model and parameters, cooldown, per-user job limit,
-        blocklist, budget. The cheap per-member checks come first: the blocklist's work is
-        bounded, but it is the one check a hostile server can make expensive.
+        Order: cut off from the cluster or not, allowed channel, ban, model and parameters,
+        cooldown, per-user job limit, blocklist, budget. The cheap per-member checks come first:
+        the blocklist's work is bounded, but it is the one check a hostile server can make
+        expensive.
         """
         if not self.accepting:
             raise ShuttingDownError()
+        if self.cluster is not None:
+            self.cluster.check_connected()  # cut off: refuse before reading the database
         rules_guild_id = req.rules_guild_id
         ctx = await self.policy.context(rules_guild_id, req.user_id)
         gs = ctx.settings if ctx else None
@@ -235,8 +238,6 @@ class GenerationService:
         await self.check_cooldown(req, gs, scope)
         if self.queue.closed:
             raise QueueClosedError()
-        if self.cluster is not None:
-            self.cluster.check_connected()
         in_flight = self.queue.in_flight(req.user_id)
         if in_flight >= self.queue.max_per_user:
             raise QueueFullError(in_flight)

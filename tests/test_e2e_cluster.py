@@ -18,6 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.storage import Database
+from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite import SQLiteDatabase
 from tests.fakes.discord import (
     DEFAULT_CHANNEL_ID,
@@ -103,7 +105,7 @@ async def submit(stack: Stack, user: FakeMember, guild_id: int, prompt: str) -> 
         {"prompt": prompt},
         user=user,
         guild_id=guild_id,
-        channel_id=CHANNEL_OF[guild_id],
+        channel_id=CHANNEL_OF.get(guild_id) or guild_channel(stack, guild_id),
     )
     await it.wait_response(30)
     return it
@@ -120,8 +122,16 @@ def position(it: FakeInteraction) -> int | None:
     return int(found.group(1))
 
 
+def guild_channel(stack: Stack, guild_id: int) -> int:
+    guild = stack.discord.get_guild(guild_id)
+    assert guild is not None
+    return guild.channels[0].id
+
+
 async def db_rows(stack: Stack, sql: str) -> list[dict[str, Any]]:
-    db = await SQLiteDatabase.open(stack.db_path)
+    """Rows of the stack's database: PostgreSQL when its processes get ``DATABASE_URL``."""
+    url = stack.overrides.get("DATABASE_URL")
+    db: Database = await (PostgresDatabase.open(url) if url else SQLiteDatabase.open(stack.db_path))
     async with db:
         return [dict(r) for r in await sql_rows(db, sql)]
 
@@ -203,19 +213,32 @@ async def test_bot_wide_cap_line_and_per_user_limit(
     stack: Stack, processes: dict[int, BotProcess]
 ) -> None:
     await start_both(stack, processes)
+    await one_cap_one_line_one_limit(
+        stack,
+        GUILD_ZERO,
+        DEFAULT_GUILD_ID,
+        GUILD_ZERO,
+        DEFAULT_GUILD_ID,
+        DEFAULT_GUILD_ID,
+        GUILD_ZERO,
+    )
+
+
+async def one_cap_one_line_one_limit(
+    stack: Stack, a_in: int, b_in: int, heavy_1_in: int, heavy_2_in: int, light_in: int, over: int
+) -> list[dict[str, Any]]:
+    """Users a and b take both slots; a heavy user's two jobs and a light user's one wait in
+    one fair line, and the heavy user's third (in guild ``over``) is refused. Returns the jobs."""
     stack.api.latency = 15.0
-    a = member(stack, 1_200_000_000_000_020_001, GUILD_ZERO)
-    b = member(stack, 1_200_000_000_000_020_002, DEFAULT_GUILD_ID)
-    heavy = member(stack, 1_200_000_000_000_020_003, GUILD_ZERO, DEFAULT_GUILD_ID)
-    light = member(stack, 1_200_000_000_000_020_004, DEFAULT_GUILD_ID)
-    started = [
-        await submit(stack, a, GUILD_ZERO, "a"),
-        await submit(stack, b, DEFAULT_GUILD_ID, "b"),
-    ]
+    a = member(stack, 1_200_000_000_000_020_001, a_in)
+    b = member(stack, 1_200_000_000_000_020_002, b_in)
+    heavy = member(stack, 1_200_000_000_000_020_003, *{heavy_1_in, heavy_2_in, over})
+    light = member(stack, 1_200_000_000_000_020_004, light_in)
+    started = [await submit(stack, a, a_in, "a"), await submit(stack, b, b_in, "b")]
     await eventually(lambda: stack.api.in_flight == 2, 30, "two calls in flight")
-    heavy_1 = await submit(stack, heavy, GUILD_ZERO, "heavy 1")
-    heavy_2 = await submit(stack, heavy, DEFAULT_GUILD_ID, "heavy 2")
-    light_1 = await submit(stack, light, DEFAULT_GUILD_ID, "light 1")
+    heavy_1 = await submit(stack, heavy, heavy_1_in, "heavy 1")
+    heavy_2 = await submit(stack, heavy, heavy_2_in, "heavy 2")
+    light_1 = await submit(stack, light, light_in, "light 1")
     # Two slots bot-wide, though each process alone would start two: the rest wait in one line,
     # round-robin over users whichever process holds their jobs: the light user's one job goes
     # ahead of the heavy user's second, which moves back to 3.
@@ -227,7 +250,7 @@ async def test_bot_wide_cap_line_and_per_user_limit(
         "the heavy user's second job shown at position 3",
     )
     # The heavy user has a job in each process: the limit of 2 counts both.
-    refused = await submit(stack, heavy, GUILD_ZERO, "heavy 3")
+    refused = await submit(stack, heavy, over, "heavy 3")
     assert refused.response is not None and refused.response.type == 4
     assert refused.response.data["content"] == (
         "You already have 2 jobs queued or generating. Wait for one to finish."
@@ -242,9 +265,10 @@ async def test_bot_wide_cap_line_and_per_user_limit(
             f"the images of {it.id}",
         )
     assert stack.api.max_in_flight == 2
-    rows = await db_rows(stack, "SELECT id, state, error_class FROM jobs ORDER BY id")
+    rows = await db_rows(stack, "SELECT id, prompt, state, error_class FROM jobs ORDER BY id")
     assert [r["state"] for r in rows] == ["done"] * 5 + ["cancelled"]
     assert rows[-1]["error_class"] == "queue_full"
+    return rows
 
 
 async def test_killed_process_jobs_refunded_once_by_the_survivor(
