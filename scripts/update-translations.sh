@@ -5,7 +5,7 @@
 # the entries Babel marked "fuzzy" or left empty, and run it again to compile.
 #   scripts/update-translations.sh            extract, update and compile
 #   scripts/update-translations.sh --compile  only compile (after editing a .po)
-# Needs Babel (a dependency of the bot: .venv/bin/pybabel, or PYBABEL=...).
+# Needs Babel (in the test extra: .venv/bin/pybabel, or PYBABEL=...).
 set -eu
 cd "$(dirname "$0")/.."
 PYBABEL="${PYBABEL:-.venv/bin/pybabel}"
