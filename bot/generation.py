@@ -228,7 +228,11 @@ class GenerationService:
         gs = ctx.settings if ctx else None
         self.policy.check_access(ctx, req.channel_id)
         # The member's own defaults (/settings) fill what they did not choose; noted on the row.
-        defaults = await self.db.members.member_defaults(rules_guild_id, req.user_id)
+        # In a server they come with its rules; outside one they are the member's personal ones.
+        if ctx is not None:
+            defaults = ctx.defaults
+        else:
+            defaults = await self.db.members.member_defaults(None, req.user_id)
         filled, from_defaults = apply_defaults(req.options, defaults, ctx)
         req = dataclasses.replace(req, options=filled)
         model = self.resolve_model(req, ctx)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
 
 
 class StorageError(Exception):
@@ -10,6 +12,14 @@ class StorageError(Exception):
 
 
 OPEN_STATES = ("queued", "running")
+
+
+class Keyed(Protocol):
+    """A row by column name: a backend's row type, or a JSON object."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 TERMINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 
 
@@ -177,8 +187,19 @@ class MemberDefaults:
     enhance_prompt: bool | None = None
     private: bool | None = None
 
+    @classmethod
+    def from_mapping(cls, row: Keyed) -> MemberDefaults:
+        """From a row or a JSON object; a database without a boolean type stores 0 and 1."""
+        values: dict[str, Any] = {
+            c: bool(row[c]) if c in _MEMBER_BOOLS and row[c] is not None else row[c]
+            for c in MEMBER_DEFAULT_COLUMNS
+        }
+        return cls(**values)
+
 
 MEMBER_DEFAULT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(MemberDefaults))
+_MEMBER_BOOLS = frozenset({"enhance_prompt", "private"})
+NO_DEFAULTS = MemberDefaults()
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,17 +297,44 @@ class RequestContext:
     allowed_channels: frozenset[int]
     disabled_models: frozenset[str]
     ban: BanRow | None
+    defaults: MemberDefaults  # the member's own defaults in this server (/settings)
 
 
 @dataclass(frozen=True, slots=True)
 class GuildRules:
     """A server's side of every request, read in one statement and kept until a write to it:
-    settings, allowed channels, disabled models, and the bans not yet expired when read."""
+    settings, allowed channels, disabled models, the bans not yet expired when read, and the
+    members' own defaults (every member's where the backend keeps the rules, else the one
+    member's it read them for)."""
 
     settings: GuildSettings
     allowed_channels: frozenset[int]
     disabled_models: frozenset[str]
     bans: dict[int, BanRow]
+    defaults: dict[int, MemberDefaults]
+
+    @classmethod
+    def from_json(
+        cls,
+        settings: GuildSettings,
+        *,
+        channels: str | None,
+        disabled: str | None,
+        bans: str | None,
+        defaults: str | None,
+    ) -> GuildRules:
+        """From the one statement each backend reads them with: the lists come as JSON arrays
+        (``None`` where the database aggregated no rows)."""
+        guild_id = settings.guild_id
+        ban_rows = [BanRow(guild_id=guild_id, **b) for b in json.loads(bans or "[]")]
+        member_rows = json.loads(defaults or "[]")
+        return cls(
+            settings=settings,
+            allowed_channels=frozenset(int(c) for c in json.loads(channels or "[]")),
+            disabled_models=frozenset(str(m) for m in json.loads(disabled or "[]")),
+            bans={b.user_id: b for b in ban_rows},
+            defaults={int(m["user_id"]): MemberDefaults.from_mapping(m) for m in member_rows},
+        )
 
     def context_for(self, user_id: int, at: float) -> RequestContext:
         """One member's view at ``at``: a ban kept since the read may have expired."""
@@ -298,4 +346,5 @@ class GuildRules:
             allowed_channels=self.allowed_channels,
             disabled_models=self.disabled_models,
             ban=ban,
+            defaults=self.defaults.get(user_id, NO_DEFAULTS),
         )

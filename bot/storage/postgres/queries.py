@@ -240,7 +240,11 @@ SELECT {", ".join(f"gs.{c} AS {c}" for c in GUILD_SETTING_COLUMNS)},
                    'user_id', user_id, 'reason', reason, 'banned_by', banned_by,
                    'created_at', created_at, 'expires_at', expires_at))
           FROM bans
-         WHERE guild_id = $1 AND (expires_at IS NULL OR expires_at > $2)) AS bans
+         WHERE guild_id = $1 AND (expires_at IS NULL OR expires_at > $2)) AS bans,
+       (SELECT json_agg(json_build_object(
+                   'user_id', user_id, {", ".join(f"'{c}', {c}" for c in MEMBER_DEFAULT_COLUMNS)}))
+          FROM member_defaults
+         WHERE guild_id = $1 AND user_id = $3) AS defaults
   FROM (SELECT $1::bigint AS guild_id) AS q
   LEFT JOIN guild_settings AS gs ON gs.guild_id = q.guild_id
 """

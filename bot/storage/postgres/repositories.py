@@ -416,14 +416,14 @@ class PostgresRequests:
         self._db = db
 
     async def request_context(self, guild_id: int, user_id: int, at: float) -> RequestContext:
-        row = await self._db.fetchone(q.GUILD_RULES, guild_id, at)
+        row = await self._db.fetchone(q.GUILD_RULES, guild_id, at, user_id)
         assert row is not None
-        bans = [BanRow(guild_id=guild_id, **b) for b in json.loads(row["bans"] or "[]")]
-        rules = GuildRules(
-            settings=_settings(row, guild_id),
-            allowed_channels=frozenset(int(c) for c in json.loads(row["channels"] or "[]")),
-            disabled_models=frozenset(str(m) for m in json.loads(row["disabled"] or "[]")),
-            bans={b.user_id: b for b in bans},
+        rules = GuildRules.from_json(
+            _settings(row, guild_id),
+            channels=row["channels"],
+            disabled=row["disabled"],
+            bans=row["bans"],
+            defaults=row["defaults"],
         )
         return rules.context_for(user_id, at)
 

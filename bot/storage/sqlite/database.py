@@ -81,7 +81,7 @@ class SQLiteDatabase:
         self.audit = SQLiteAudit(self.conn)
         self.reports = SQLiteReports(self.conn)
         self.requests = SQLiteRequests(self.conn, rules)
-        self.members = SQLiteMembers(self.conn)
+        self.members = SQLiteMembers(self.conn, rules)
         self.cluster = SQLiteCluster(self.conn)
 
     @classmethod

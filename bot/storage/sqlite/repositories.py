@@ -14,6 +14,7 @@ from bot.storage.sqlite.connection import Connection, RulesCache
 from bot.storage.types import (
     GUILD_SETTING_COLUMNS,
     MEMBER_DEFAULT_COLUMNS,
+    NO_DEFAULTS,
     TERMINAL_STATES,
     USAGE_CSV_COLUMNS,
     AuditRow,
@@ -63,13 +64,7 @@ def _settings(row: aiosqlite.Row | None, guild_id: int) -> GuildSettings:
 
 
 def _member_defaults(row: aiosqlite.Row | None) -> MemberDefaults:
-    if row is None:
-        return MemberDefaults()
-    values: dict[str, Any] = {
-        c: bool(row[c]) if c in _BOOL_COLUMNS and row[c] is not None else row[c]
-        for c in MEMBER_DEFAULT_COLUMNS
-    }
-    return MemberDefaults(**values)
+    return NO_DEFAULTS if row is None else MemberDefaults.from_mapping(row)
 
 
 def _usage_line(row: aiosqlite.Row) -> UsageLine:
@@ -297,6 +292,9 @@ class SQLiteGuilds:
         self._rules = rules
 
     async def guild_settings(self, guild_id: int) -> GuildSettings:
+        rules = self._rules.get(guild_id)  # every interaction reads the server's language
+        if rules is not None:
+            return rules.settings
         return _settings(await self._db.fetchone(q.GUILD_SETTINGS, (guild_id,)), guild_id)
 
     async def update_guild_settings(self, guild_id: int, **changes: object) -> GuildSettings:
@@ -321,8 +319,11 @@ class SQLiteGuilds:
 
 
 class SQLiteMembers:
-    def __init__(self, db: Connection) -> None:
+    """A member's defaults in a server are part of its kept rules: every write drops them."""
+
+    def __init__(self, db: Connection, rules: RulesCache) -> None:
         self._db = db
+        self._rules = rules
 
     async def member_defaults(self, guild_id: int | None, user_id: int) -> MemberDefaults:
         row = await self._db.fetchone(q.MEMBER_DEFAULTS, (guild_id or PERSONAL, user_id))
@@ -339,13 +340,17 @@ class SQLiteMembers:
             return await self.member_defaults(guild_id, user_id)
         columns = list(changes)
         values = [int(v) if isinstance(v, bool) else v for v in changes.values()]
-        row = await self._db.fetchone(
-            q.upsert_member_defaults(columns), (guild_id or PERSONAL, user_id, now(), *values)
-        )
+        key = guild_id or PERSONAL
+        with self._rules.writing(key):
+            row = await self._db.fetchone(
+                q.upsert_member_defaults(columns), (key, user_id, now(), *values)
+            )
         return _member_defaults(row)
 
     async def reset_member_defaults(self, guild_id: int | None, user_id: int) -> bool:
-        return await self._db.execute(q.RESET_MEMBER_DEFAULTS, (guild_id or PERSONAL, user_id)) == 1
+        key = guild_id or PERSONAL
+        with self._rules.writing(key):
+            return await self._db.execute(q.RESET_MEMBER_DEFAULTS, (key, user_id)) == 1
 
 
 class SQLiteModeration:
@@ -493,12 +498,12 @@ class SQLiteRequests:
     async def _read_rules(self, guild_id: int, at: float) -> GuildRules:
         row = await self._db.fetchone(q.GUILD_RULES, {"g": guild_id, "at": at})
         assert row is not None
-        bans = [BanRow(guild_id=guild_id, **b) for b in json.loads(row["bans"] or "[]")]
-        return GuildRules(
-            settings=_settings(row, guild_id),
-            allowed_channels=frozenset(int(c) for c in json.loads(row["channels"] or "[]")),
-            disabled_models=frozenset(str(m) for m in json.loads(row["disabled"] or "[]")),
-            bans={b.user_id: b for b in bans},
+        return GuildRules.from_json(
+            _settings(row, guild_id),
+            channels=row["channels"],
+            disabled=row["disabled"],
+            bans=row["bans"],
+            defaults=row["defaults"],
         )
 
 
