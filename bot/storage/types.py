@@ -12,15 +12,13 @@ class StorageError(Exception):
 
 
 OPEN_STATES = ("queued", "running")
+TERMINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 
 
 class Keyed(Protocol):
     """A row by column name: a backend's row type, or a JSON object."""
 
     def __getitem__(self, key: str, /) -> Any: ...
-
-
-TERMINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 
 
 @dataclass(frozen=True, slots=True)
