@@ -168,12 +168,15 @@ class ImagenBot(commands.Bot):
 
     async def enter(self, interaction: discord.Interaction[Any]) -> None:
         """Set the reader's language for this interaction (and the tasks it starts); without
-        the database, the reader's own, so the command can still say what went wrong."""
+        the database, the reader's own, so the command can still say what went wrong. Cut off
+        from a cluster's database, a read may hang until it times out: none is tried."""
+        cluster = self.services.cluster
+        forced = None
         try:
-            forced = await self.forced_language(interaction.guild_id)
+            if cluster is None or cluster.connected:
+                forced = await self.forced_language(interaction.guild_id)
         except Exception as exc:
             log.warning("cannot read the server's language (%s); using the reader's", exc)
-            forced = None
         i18n.use(i18n.reader_language(interaction.locale, forced))
 
     async def server_language(self, guild_id: int | None) -> str:

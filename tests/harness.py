@@ -73,11 +73,14 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def fake_stack(tmp: Path, **discord_options: Any) -> AsyncIterator[Stack]:
+async def fake_stack(
+    tmp: Path, *, host: str = "127.0.0.1", **discord_options: Any
+) -> AsyncIterator[Stack]:
+    """The fakes on ``host``: another address than 127.0.0.1 serves bots in other namespaces."""
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     async with (
-        FakeDiscord(token=DISCORD_TOKEN, **discord_options) as fake_discord,
-        FakeAimlApi(AIMLAPI_KEY) as fake_api,
+        FakeDiscord(token=DISCORD_TOKEN, host=host, **discord_options) as fake_discord,
+        FakeAimlApi(AIMLAPI_KEY, host=host) as fake_api,
     ):
         try:
             yield Stack(fake_discord, fake_api, tmp)

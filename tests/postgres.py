@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import ipaddress
 import itertools
 import os
 import pwd
@@ -86,6 +87,8 @@ class PostgresServer:
     root: Path
     port: int = field(default_factory=lambda: _free_port())
     durable: bool = False  # fsync and synchronous commits, as a real server (benchmarks)
+    # Also listen on this address, trusting its network's clients (a test's own network).
+    also_on: ipaddress.IPv4Interface | None = None
     proc: subprocess.Popen[bytes] | None = None
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -127,12 +130,17 @@ class PostgresServer:
             ],
             stdout=log, stderr=subprocess.STDOUT, check=True, timeout=180, **owner,
         )  # fmt: skip
+        hosts = ["127.0.0.1"]
+        if self.also_on is not None:
+            hosts.append(str(self.also_on.ip))
+            with (self.root / "data" / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.also_on.network} trust\n")
         self.proc = subprocess.Popen(
             [
                 str(self.bindir / "postgres"),
                 "-D", str(self.root / "data"),
                 "-k", str(self.socket_dir),
-                "-h", "127.0.0.1",
+                "-h", ",".join(hosts),
                 "-p", str(self.port),
                 "-c", "max_connections=300",
                 # A throwaway server: durability buys the tests nothing.
@@ -198,12 +206,14 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server(bindir: Path, *, durable: bool = False) -> Iterator[PostgresServer]:
+def postgres_server(
+    bindir: Path, *, durable: bool = False, also_on: ipaddress.IPv4Interface | None = None
+) -> Iterator[PostgresServer]:
     """A started server in a folder of its own, stopped and removed at the end."""
     # Not under pytest's tmp folders: those are private to root, and the server runs as another
     # user when the tests run as root.
     root = Path(tempfile.mkdtemp(prefix="imagen-pg-"))
-    server = PostgresServer(bindir, root, durable=durable)
+    server = PostgresServer(bindir, root, durable=durable, also_on=also_on)
     try:
         server.start()
         yield server

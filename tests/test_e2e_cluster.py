@@ -25,6 +25,7 @@ from tests.fakes.discord import (
     DEFAULT_CHANNEL_ID,
     DEFAULT_GUILD_ID,
     DEFAULT_MEMBER_PERMISSIONS,
+    FakeGuild,
     FakeInteraction,
     FakeMember,
     FakeUser,
@@ -51,9 +52,9 @@ WEBHOOK_EDIT = r"/webhooks/\d+/[^/]+/messages/[^/]+"
 CHANNEL_OF = {DEFAULT_GUILD_ID: DEFAULT_CHANNEL_ID, GUILD_ZERO: CHANNEL_ZERO}
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    guilds = [
+def two_shards_guilds() -> list[FakeGuild]:
+    """The default guild (shard 1 of 2) and one on shard 0."""
+    return [
         default_guild(),
         default_guild(
             guild_id=GUILD_ZERO,
@@ -63,7 +64,11 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             name="Shard Zero Guild",
         ),
     ]
-    async with fake_stack(tmp_path, guilds=guilds, shards=2) as s:
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with fake_stack(tmp_path, guilds=two_shards_guilds(), shards=2) as s:
         assert s.discord.shard_of(DEFAULT_GUILD_ID) == 0  # nothing identified yet: one shard
         # Migrated once before the processes start, as an owner upgrading first would.
         db = await SQLiteDatabase.open(s.db_path)

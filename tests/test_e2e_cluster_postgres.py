@@ -249,6 +249,22 @@ async def healthz(port: int) -> tuple[int, dict[str, Any]]:
         return response.status, await response.json()
 
 
+async def says_cut_off_and_refuses(
+    stack: Stack, health: tuple[int, dict[str, Any]], ids: int
+) -> FakeMember:
+    """The shard 1 process's /healthz answer (``health``) says it is cut off, and a new
+    member's /imagine there is refused privately; returns the member."""
+    status, body = health
+    assert status == 503 and CLUSTER_CUT_OFF in body["reasons"], body
+    assert body["database"] == "unavailable"
+    late = member(stack, 1_200_000_000_000_000_000 + ids, DEFAULT_GUILD_ID)
+    refused = await submit(stack, late, DEFAULT_GUILD_ID, "while cut off")
+    assert refused.response is not None and refused.response.type == 4, refused.response
+    assert refused.response.data["content"] == CUT_OFF_TEXT.one, refused.response.data
+    assert refused.response.data["flags"] & 64
+    return late
+
+
 async def test_a_frozen_process_is_refunded_by_the_live_ones_and_refuses_while_cut_off(
     stack: Stack, processes: dict[int, BotProcess], pg_server: PostgresServer, pg_url: str
 ) -> None:
@@ -272,14 +288,7 @@ async def test_a_frozen_process_is_refunded_by_the_live_ones_and_refuses_while_c
     # It thaws with its network path to the database still cut: it takes no job, and says so.
     await link.cut()
     os.kill(frozen.proc.pid, signal.SIGCONT)
-    status, body = await healthz(health_port)
-    assert status == 503 and CLUSTER_CUT_OFF in body["reasons"], body
-    assert body["database"] == "unavailable"
-    late = member(stack, 1_200_000_000_000_070_020, DEFAULT_GUILD_ID)
-    refused = await submit(stack, late, DEFAULT_GUILD_ID, "while cut off")
-    assert refused.response is not None and refused.response.type == 4, refused.response
-    assert refused.response.data["content"] == CUT_OFF_TEXT.one, refused.response.data
-    assert refused.response.data["flags"] & 64
+    late = await says_cut_off_and_refuses(stack, await healthz(health_port), 70_020)
 
     # Mended, it registers again and serves; nothing was refunded or charged twice.
     await link.mend()

@@ -145,6 +145,7 @@ class FakeAimlApi:
         latency: float = 0.0,
         usage_headers: bool = True,
         port: int = 0,
+        host: str = "127.0.0.1",
         contract_path: Path = CONTRACT_PATH,
     ) -> None:
         if shape not in SHAPES:
@@ -168,6 +169,7 @@ class FakeAimlApi:
         self._files: dict[str, _File] = {}
         self._state = _State()
         self._port = port
+        self.host = host  # the address it listens on and puts in its URLs
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()
 
@@ -182,7 +184,7 @@ class FakeAimlApi:
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1.0
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        site = web.TCPSite(self._runner, self.host, self._port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
 
@@ -208,7 +210,7 @@ class FakeAimlApi:
     def base_url(self) -> str:
         if self._runner is None:
             raise RuntimeError("FakeAimlApi is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://{self.host}:{self._port}"
 
     @property
     def in_flight(self) -> int:

@@ -954,7 +954,9 @@ class FakeDiscord:
         contract_path: Path = CONTRACT_PATH,
         shards: int = 1,
         max_concurrency: int = 1,
+        host: str = "127.0.0.1",
     ) -> None:
+        self.host = host  # the address it listens on and puts in its URLs
         self.application_id = application_id
         self.token = token
         self.bot_user = FakeUser(
@@ -1055,7 +1057,7 @@ class FakeDiscord:
         await runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((self.host, 0))
         self._port = int(sock.getsockname()[1])
         site = web.SockSite(runner, sock)
         await site.start()
@@ -1095,7 +1097,7 @@ class FakeDiscord:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def api_base_url(self) -> str:
@@ -1103,7 +1105,7 @@ class FakeDiscord:
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/gateway"
+        return f"ws://{self.host}:{self.port}/gateway"
 
     # ------------------------------------------------------------------ model helpers
 
