@@ -295,7 +295,7 @@ async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] 
         f"exactly {LIMIT} of {racers} granted across PostgreSQL processes",
         granted == LIMIT and used == LIMIT,
     )
-    # One server's reservations take turns on its lock through their commit; servers do not.
+    # Each task is its own member: without a server cap, none waits for another's commit.
     for how, run in runs.items():
         result.add(
             f"reserve+commit on PostgreSQL, {how}, x {PG_WORKERS} tasks ({ops} ops)",
