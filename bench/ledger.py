@@ -7,8 +7,10 @@
 2. Throughput of reserve + commit (``Ledger.reserve`` then ``db.jobs.finish_job(state='done')``),
    one after another and from many tasks at once, in a server scope (the path /imagine takes).
 3. On PostgreSQL (a throwaway server, as the tests start it, with fsync on): the race from 3
-   processes with a pool each, and reserve + commit in one server from 1, 2 and 4 processes.
-   Skipped, saying how to get them, without PostgreSQL's binaries.
+   processes with a pool each, and reserve + commit in one server from 1, 2 and 4 processes,
+   with the CPU time per operation of the client processes and of the server's, and the
+   statements and transactions the server runs per operation (from its statement log, in a
+   short run of its own). Skipped, saying how to get them, without PostgreSQL's binaries.
 
     python -m bench.ledger [--size small]
 """
@@ -18,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -31,8 +36,9 @@ from bot.storage import Database, NewJob
 from bot.storage.postgres import PostgresDatabase
 from bot.storage.sqlite import SQLiteDatabase
 from tests.harness import new_job
+from tests.pg_log import StatementLog
 from tests.pg_race import LIMIT, Race, run_race, spent
-from tests.postgres import HOW_TO_GET, find_bindir, postgres_server
+from tests.postgres import HOW_TO_GET, PostgresServer, find_bindir, postgres_server
 
 GUILD_ID = 1_100_000_000_000_000_001
 USER_ID = 1_200_000_000_000_000_001
@@ -43,6 +49,7 @@ RACE_CONNECTIONS = 4  # separate connections in this process, and separate proce
 TARGET_PER_S = 2000.0
 PG_PROCESSES = (1, 2, 4)
 PG_WORKERS = 8  # tasks (and pool connections) per process
+PG_LOGGED_OPS = 400  # operations of the run whose statements the server logs
 
 
 async def reserve_all(db: Database, guild_id: int, racers: int) -> int:
@@ -146,23 +153,66 @@ async def throughput(
     return ops / (time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class PgRun:
+    """One PostgreSQL throughput run: the rate, and the CPU time it cost per operation."""
+
+    per_s: float
+    client_cpu_ms: float  # every client process, user + system, per reserve + commit
+    server_cpu_ms: float  # every process of the server (0 when not measured)
+
+
+def _server_cpu_seconds(postmaster: int) -> float:
+    """User + system CPU time of a PostgreSQL server so far: the postmaster, its live children
+    and the children it has reaped (/proc/<pid>/stat fields 14-17)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # a process that ended since the listing
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == postmaster:
+            total += sum(int(f) for f in fields[11:15])
+        elif ppid == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def _pg_throughput_process(
     url: str, ops: int, users_from: int, guild_id: int, go: Barrier, out: Any
 ) -> None:
     """One process's share of the PostgreSQL throughput run: its own pool, its own users."""
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         async with await PostgresDatabase.open(url, migrate=False, pool_size=PG_WORKERS) as db:
-            await db.ping()
+            # Every connection open before the clock starts: a run measures work, not connects.
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(PG_WORKERS):
+                    await stack.enter_async_context(db.pool.raw.acquire())
             await asyncio.to_thread(go.wait, 120)
-            return await throughput(db, ops, PG_WORKERS, users_from, guild_id)
+            cpu = time.process_time()
+            rate = await throughput(db, ops, PG_WORKERS, users_from, guild_id)
+            return rate, time.process_time() - cpu
 
     out.put(asyncio.run(main()))
 
 
-def pg_throughput(url: str, ops: int, processes: int, *, servers: int = 1) -> float:
+def pg_throughput(
+    url: str,
+    ops: int,
+    processes: int,
+    *,
+    servers: int = 1,
+    postmaster: int | None = None,
+    started: Callable[[], object] | None = None,
+) -> PgRun:
     """reserve + commit per second from ``processes`` processes together, in ``servers``
-    servers (process n in server n % servers)."""
+    servers (process n in server n % servers); with the server's ``postmaster`` pid, its CPU
+    time per operation too. ``started`` is called when every process is ready to go."""
     ctx = multiprocessing.get_context("spawn")
     go = ctx.Barrier(processes + 1)
     out = ctx.Queue()
@@ -177,13 +227,35 @@ def pg_throughput(url: str, ops: int, processes: int, *, servers: int = 1) -> fl
     for proc in procs:
         proc.start()
     go.wait(timeout=120)
-    rates: list[float] = [out.get(timeout=600) for _ in procs]
+    if started is not None:
+        started()
+    server_cpu = _server_cpu_seconds(postmaster) if postmaster else 0.0
+    results: list[tuple[float, float]] = [out.get(timeout=600) for _ in procs]
+    if postmaster:
+        server_cpu = _server_cpu_seconds(postmaster) - server_cpu
     for proc in procs:
         proc.join(30)
         if proc.exitcode != 0:
             raise RuntimeError(f"a throughput process exited with {proc.exitcode}")
+    done = share * processes
+    client_cpu = sum(cpu for _, cpu in results)
     # Every process did its share; together they took as long as the slowest.
-    return share * processes / max(share / rate for rate in rates)
+    return PgRun(
+        per_s=done / max(share / rate for rate, _ in results),
+        client_cpu_ms=client_cpu * 1000 / done,
+        server_cpu_ms=server_cpu * 1000 / done,
+    )
+
+
+async def pg_statements(server: PostgresServer, ops: int) -> tuple[Counter[str], int]:
+    """The statements the server runs per reserve + commit, by kind, from its own log of a run
+    from one process, and the operations."""
+    url = await server.create_database()
+    log = StatementLog(server)
+    await log.log_database(url)
+    # The statements of the run, not of the processes' start.
+    await asyncio.to_thread(pg_throughput, url, ops, 1, started=log.mark)
+    return log.since_mark(), ops
 
 
 async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] | None:
@@ -192,20 +264,27 @@ async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] 
         result.add("PostgreSQL", f"skipped: {HOW_TO_GET}")
         return None
     with postgres_server(bindir, durable=True) as server:
+        assert server.proc is not None
+        postmaster = server.proc.pid
         race = Race("budget", attempts=racers)
         url = await server.create_database()
         granted, seconds = await asyncio.to_thread(run_race, url, race)
         used = await spent(url, race)
-        rates = {}
+        runs: dict[str, PgRun] = {}
         for processes in PG_PROCESSES:
             url = await server.create_database()
-            rates[processes] = await asyncio.to_thread(pg_throughput, url, ops, processes)
+            runs[f"{processes} process(es), one server"] = await asyncio.to_thread(
+                pg_throughput, url, ops, processes, postmaster=postmaster
+            )
         url = await server.create_database()
-        spread = await asyncio.to_thread(pg_throughput, url, ops, 4, servers=4)
+        runs["4 processes, 4 servers"] = await asyncio.to_thread(
+            pg_throughput, url, ops, 4, servers=4, postmaster=postmaster
+        )
+        statements, logged_ops = await pg_statements(server, min(ops, PG_LOGGED_OPS))
     result.add(
         "PostgreSQL",
-        f"a throwaway server from {bindir} (fsync on), on a unix socket and 127.0.0.1; "
-        f"each process its own asyncpg pool of {PG_WORKERS}",
+        f"a throwaway server from {bindir} (fsync and synchronous_commit on), over 127.0.0.1; "
+        f"each process its own asyncpg pool of {PG_WORKERS}, opened before the clock starts",
     )
     result.add(
         f"race: {racers} reservations from {race.processes} processes on PostgreSQL, "
@@ -216,25 +295,35 @@ async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] 
         f"exactly {LIMIT} of {racers} granted across PostgreSQL processes",
         granted == LIMIT and used == LIMIT,
     )
-    for processes, rate in rates.items():
+    # Each task is its own member: without a server cap, none waits for another's commit.
+    for how, run in runs.items():
         result.add(
-            f"reserve+commit on PostgreSQL, one server, {processes} process(es) x "
-            f"{PG_WORKERS} tasks ({ops} ops)",
-            f"{rate:,.0f}/s",
+            f"reserve+commit on PostgreSQL, {how}, x {PG_WORKERS} tasks ({ops} ops)",
+            f"{run.per_s:,.0f}/s; CPU per op: clients {run.client_cpu_ms:.3f} ms, "
+            f"server {run.server_cpu_ms:.3f} ms",
         )
-    # One server's reservations take turns on its lock through their commit; servers do not.
+    # Each logged statement is one round trip and, outside a transaction block, one transaction.
     result.add(
-        f"reserve+commit on PostgreSQL, 4 servers, 4 processes x {PG_WORKERS} tasks ({ops} ops)",
-        f"{spread:,.0f}/s",
+        f"statements the server runs per reserve+commit (its log, {logged_ops} ops, 1 process)",
+        ", ".join(f"{kind} {n / logged_ops:.2f}" for kind, n in statements.most_common())
+        + f"; total {sum(statements.values()) / logged_ops:.2f}",
     )
+    four = [run.per_s for how, run in runs.items() if how.startswith("4 ")]
     result.target(
         f"reserve+commit on PostgreSQL from 4 processes >= {TARGET_PER_S:,.0f}/s",
-        max(rates[4], spread) >= TARGET_PER_S,
+        max(four) >= TARGET_PER_S,
     )
     return {
         "race": {"granted": granted, "usage": used, "seconds": seconds},
-        "per_s_by_processes": rates,
-        "per_s_4_servers": spread,
+        "throughput": {
+            how: {
+                "per_s": run.per_s,
+                "client_cpu_ms_per_op": run.client_cpu_ms,
+                "server_cpu_ms_per_op": run.server_cpu_ms,
+            }
+            for how, run in runs.items()
+        },
+        "statements_per_op": {kind: n / logged_ops for kind, n in statements.items()},
     }
 
 
