@@ -19,7 +19,8 @@ from bot.errors import (
     RateLimitedError,
     UpstreamError,
 )
-from bot.storage import Database
+from bot.options import ImagineOptions
+from bot.storage import Database, JobRow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,18 @@ def jump_url(guild_id: int | None, channel_id: int, message_id: int) -> str:
     """A link that opens a message in the client (``@me`` outside servers)."""
     where = str(guild_id) if guild_id is not None else "@me"
     return f"https://discord.com/channels/{where}/{channel_id}/{message_id}"
+
+
+def result_url(row: JobRow, *, dm_channel_id: int | None = None) -> str | None:
+    """A link to a job's result. A private result is in its member's DMs with the bot, which only
+    that member can open: ``dm_channel_id`` is theirs, or None for any other reader (no link)."""
+    if row.message_id is None:
+        return None
+    if ImagineOptions.from_row(row).private:
+        return None if dm_channel_id is None else jump_url(None, dm_channel_id, row.message_id)
+    if row.channel_id is None:
+        return None
+    return jump_url(row.guild_id, row.channel_id, row.message_id)
 
 
 def user_ref(user_id: int) -> str:

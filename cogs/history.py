@@ -8,9 +8,10 @@ from discord.app_commands import locale_str
 from discord.ext import commands
 
 from bot import texts
-from bot.audit import jump_url
+from bot.audit import result_url
 from bot.client import ImagenBot
 from bot.moderation import sanitize_for_display
+from bot.options import ImagineOptions
 from bot.rendering import EMBED_COLOUR, NO_PINGS, model_name
 from bot.storage import JobRow
 from bot.translator import declared
@@ -18,7 +19,7 @@ from bot.translator import declared
 HISTORY_LIMIT = 10
 
 
-def history_line(n: int, row: JobRow) -> str:
+def history_line(n: int, row: JobRow, dm_channel_id: int | None = None) -> str:
     fields = {
         "n": n,
         "when": f"<t:{int(row.created_at)}:R>",
@@ -26,17 +27,32 @@ def history_line(n: int, row: JobRow) -> str:
         "images": texts.HISTORY_IMAGES(count=row.images_delivered),
         "prompt": sanitize_for_display(row.prompt.replace("\n", " "), 100),
     }
-    if row.channel_id is None or row.message_id is None:
+    url = result_url(row, dm_channel_id=dm_channel_id)
+    if url is None:
         return texts.HISTORY_LINE(**fields)
-    url = jump_url(row.guild_id, row.channel_id, row.message_id)
     return texts.HISTORY_LINE_LINKED(url=url, **fields)
 
 
-def history_embed(rows: list[JobRow], *, here: bool) -> discord.Embed:
+def history_embed(
+    rows: list[JobRow], *, here: bool, dm_channel_id: int | None = None
+) -> discord.Embed:
     title = texts.HISTORY_TITLE_HERE() if here else texts.HISTORY_TITLE()
     embed = discord.Embed(title=title, colour=EMBED_COLOUR)
-    embed.description = "\n".join(history_line(n, r) for n, r in enumerate(rows, start=1))[:4000]
+    lines = (history_line(n, r, dm_channel_id) for n, r in enumerate(rows, start=1))
+    embed.description = "\n".join(lines)[:4000]
     return embed
+
+
+async def dm_channel_id(user: discord.User | discord.Member, rows: list[JobRow]) -> int | None:
+    """The member's DM channel with the bot, where their private results are, if any are listed."""
+    if not any(ImagineOptions.from_row(r).private for r in rows):
+        return None
+    if user.dm_channel is not None:
+        return user.dm_channel.id
+    try:
+        return (await user.create_dm()).id
+    except discord.HTTPException:
+        return None  # listed without a link, as if the message were gone
 
 
 class HistoryCog(commands.Cog):
@@ -57,8 +73,9 @@ class HistoryCog(commands.Cog):
         if not rows:
             await interaction.response.send_message(texts.HISTORY_EMPTY(), ephemeral=True)
             return
+        dm_id = await dm_channel_id(interaction.user, rows)
         await interaction.response.send_message(
-            embed=history_embed(rows, here=interaction.guild_id is not None),
+            embed=history_embed(rows, here=interaction.guild_id is not None, dm_channel_id=dm_id),
             ephemeral=True,
             allowed_mentions=NO_PINGS,
         )

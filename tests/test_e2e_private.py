@@ -188,3 +188,32 @@ async def test_the_log_channel_still_hears_of_a_private_generation(
     assert mirror["embeds"][0]["description"] == "a hidden lake"
     names = [f["name"] for f in mirror["embeds"][0]["fields"]]
     assert "Message" not in names  # no link into the member's DMs
+
+
+async def test_history_links_a_private_result_into_the_members_dms_only(stack: Stack) -> None:
+    async with running_bot(stack, DEFAULT_DAILY_CREDITS="100") as bot:
+        public = await stack.discord.slash("imagine", {"prompt": "an open field"})
+        shown = await public.wait_original_message(30)
+        await settled(bot, job_of(shown))
+        it = await stack.discord.slash("imagine", {"prompt": "a locked room", "private": True})
+        await answered_privately(it)
+        private = await dm_result(stack, 1)
+        await settled(bot, job_of(private))
+    dm_id = stack.discord.dm_channel_id(stack.discord.user)
+    in_dms = f"(https://discord.com/channels/@me/{dm_id}/{private['id']})"
+    in_channel = f"(https://discord.com/channels/{DEFAULT_GUILD_ID}/{DEFAULT_CHANNEL_ID}/"
+    # A new process has no DM channel cached: /history opens it to link there.
+    async with running_bot(stack, DEFAULT_DAILY_CREDITS="100"):
+        listing = await stack.discord.slash("history")
+        lines = (await listing.wait_response(30)).data["embeds"][0]["description"].split("\n")
+        locked = next(n for n, line in enumerate(lines) if "a locked room" in line)
+        assert lines[locked - 1].endswith(in_dms)
+        opened = next(n for n, line in enumerate(lines) if "an open field" in line)
+        assert lines[opened - 1].endswith(f"{in_channel}{shown['id']})")
+        # An admin cannot open the member's DMs: the private job is listed without a link.
+        answer = await admin(stack, "history user", {"user": stack.discord.user.id})
+        rows = answer["embeds"][0]["description"].split("\n")
+        assert "](" not in next(r for r in rows if r.startswith(f"`#{job_of(private)}`"))
+        assert f"{in_channel}{shown['id']})" in next(
+            r for r in rows if r.startswith(f"`#{job_of(shown)}`")
+        )

@@ -13,7 +13,7 @@ from discord.app_commands import locale_str
 
 from bot import i18n, texts
 from bot.admin import MAX_USAGE_DAYS
-from bot.audit import jump_url
+from bot.audit import result_url
 from bot.moderation import sanitize_for_display
 from bot.rendering import EMBED_COLOUR, NO_PINGS, model_name
 from bot.storage import USAGE_CSV_COLUMNS, JobRow, UsageSummary
@@ -152,8 +152,8 @@ def job_line(row: JobRow) -> str:
         parts.append(texts.ADMIN_HISTORY_FAILED(state=row.state, error=row.error_class))
     else:
         parts.append(row.state)
-    if row.message_id is not None and row.channel_id is not None:
-        url = jump_url(row.guild_id, row.channel_id, row.message_id)
+    url = result_url(row)
+    if url is not None:
         parts.append(texts.ADMIN_HISTORY_JUMP(url=url))
     return " · ".join(parts) + "\n> " + sanitize_for_display(row.prompt.replace("\n", " "), 80)
 
