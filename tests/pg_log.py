@@ -16,8 +16,12 @@ _LOGGED = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*?)(?=\n\d{4}-|\Z)",
 
 
 def statement_kind(text: str) -> str:
-    """A logged statement's first words, enough to tell the statements apart."""
-    words = re.sub(r"\(.*", "", text.strip(), flags=re.DOTALL).split()
+    """A logged statement's first words, enough to tell the statements apart; a statement
+    that begins with ``WITH`` is named by its first part (the settlement: ``UPDATE jobs``)."""
+    text = text.strip()
+    if text[:4].upper() == "WITH" and "(" in text:
+        return statement_kind(text.split("(", 1)[1])
+    words = re.sub(r"\(.*", "", text, flags=re.DOTALL).split()
     if not words:
         return ""
     return " ".join(words[:2]) if words[0].upper() in {"SELECT", "UPDATE"} else words[0]
