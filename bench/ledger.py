@@ -10,7 +10,8 @@
    processes with a pool each, and reserve + commit in one server from 1, 2 and 4 processes,
    with the CPU time per operation of the client processes and of the server's, and the
    statements and transactions the server runs per operation (from its statement log, in a
-   short run of its own). Skipped, saying how to get them, without PostgreSQL's binaries.
+   short run of its own), and the server's CPU time per statement, one at a time. Skipped,
+   saying how to get them, without PostgreSQL's binaries.
 
     python -m bench.ledger [--size small]
 """
@@ -50,6 +51,7 @@ TARGET_PER_S = 2000.0
 PG_PROCESSES = (1, 2, 4)
 PG_WORKERS = 8  # tasks (and pool connections) per process
 PG_LOGGED_OPS = 400  # operations of the run whose statements the server logs
+PG_TIMED_STATEMENTS = {"small": 1000, "full": 3000}  # each kind, one connection, one at a time
 
 
 async def reserve_all(db: Database, guild_id: int, racers: int) -> int:
@@ -182,6 +184,44 @@ def _server_cpu_seconds(postmaster: int) -> float:
     return total / ticks
 
 
+def _backend_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one server process (/proc/<pid>/stat fields 14-15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def pg_statement_cpu(url: str, n: int) -> dict[str, float]:
+    """The server's CPU time per statement, in microseconds, of ``n`` of each kind run one at a
+    time on one connection (that backend's own time, so the other work on the machine counts
+    less than in a throughput run): a bare ``SELECT 1`` (the round trip's own cost), the
+    reservation, and the settlement, each with its commit."""
+    async with await PostgresDatabase.open(url, migrate=False, pool_size=1) as db:
+        ledger = Ledger(db, default_daily_credits=2 * n + 100, usd_cap=None)
+        scope = guild_scope(GUILD_ID + 20, "UTC")
+        job = new_job(ledger, scope, user=USER_ID + 20)
+        backend = int(await db.pool.fetchval("SELECT pg_backend_pid()"))
+
+        async def settle(job_id: int) -> None:
+            assert await db.jobs.finish_job(job_id, state="done", credits_charged=1)
+
+        for job_id in [await ledger.reserve(scope, (), job) for _ in range(50)]:
+            await settle(job_id)  # plans cached before the clock starts
+        before = _backend_cpu_seconds(backend)
+        for _ in range(n):
+            await db.pool.fetchval("SELECT 1")
+        after_ping = _backend_cpu_seconds(backend)
+        ids = [await ledger.reserve(scope, (), job) for _ in range(n)]
+        after_reserve = _backend_cpu_seconds(backend)
+        for job_id in ids:
+            await settle(job_id)
+        after_settle = _backend_cpu_seconds(backend)
+    return {
+        "SELECT 1": (after_ping - before) * 1e6 / n,
+        "reservation": (after_reserve - after_ping) * 1e6 / n,
+        "settlement": (after_settle - after_reserve) * 1e6 / n,
+    }
+
+
 def _pg_throughput_process(
     url: str, ops: int, users_from: int, guild_id: int, go: Barrier, out: Any
 ) -> None:
@@ -258,7 +298,9 @@ async def pg_statements(server: PostgresServer, ops: int) -> tuple[Counter[str],
     return log.since_mark(), ops
 
 
-async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] | None:
+async def run_postgres(
+    result: Result, racers: int, ops: int, timed: int
+) -> dict[str, Any] | None:
     bindir = find_bindir()
     if bindir is None:
         result.add("PostgreSQL", f"skipped: {HOW_TO_GET}")
@@ -281,6 +323,7 @@ async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] 
             pg_throughput, url, ops, 4, servers=4, postmaster=postmaster
         )
         statements, logged_ops = await pg_statements(server, min(ops, PG_LOGGED_OPS))
+        per_statement = await pg_statement_cpu(await server.create_database(), timed)
     result.add(
         "PostgreSQL",
         f"a throwaway server from {bindir} (fsync and synchronous_commit on), over 127.0.0.1; "
@@ -308,6 +351,10 @@ async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] 
         ", ".join(f"{kind} {n / logged_ops:.2f}" for kind, n in statements.most_common())
         + f"; total {sum(statements.values()) / logged_ops:.2f}",
     )
+    result.add(
+        f"server CPU per statement, one connection, {timed} of each",
+        ", ".join(f"{kind} {us:.0f} us" for kind, us in per_statement.items()),
+    )
     four = [run.per_s for how, run in runs.items() if how.startswith("4 ")]
     result.target(
         f"reserve+commit on PostgreSQL from 4 processes >= {TARGET_PER_S:,.0f}/s",
@@ -324,6 +371,7 @@ async def run_postgres(result: Result, racers: int, ops: int) -> dict[str, Any] 
             for how, run in runs.items()
         },
         "statements_per_op": {kind: n / logged_ops for kind, n in statements.items()},
+        "server_cpu_us_per_statement": per_statement,
     }
 
 
@@ -364,7 +412,7 @@ async def run(size: str) -> Result:
     result.add(f"reserve+commit, {WORKERS} tasks at once ({ops} ops)", f"{concurrent:,.0f}/s")
     # Throughput is what the bot sustains with many users at once; one at a time it is latency.
     result.target(f"reserve+commit throughput >= {TARGET_PER_S:,.0f}/s", concurrent >= TARGET_PER_S)
-    postgres = await run_postgres(result, racers, ops)
+    postgres = await run_postgres(result, racers, ops, PG_TIMED_STATEMENTS[size])
     result.raw = {
         "postgres": postgres,
         "racers": racers,

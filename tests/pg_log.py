@@ -13,11 +13,21 @@ from tests.postgres import PostgresServer
 
 # A logged statement runs to the next line that starts with a time (the next log entry).
 _LOGGED = re.compile(r"LOG:  (?:statement|execute [^:]*): (.*?)(?=\n\d{4}-|\Z)", re.DOTALL)
+# What a WITH statement's first part does: the text after its first ``AS (``.
+_FIRST_PART = re.compile(r"WITH\b.*?\bAS\s*\((.*)", re.DOTALL | re.IGNORECASE)
 
 
 def statement_kind(text: str) -> str:
-    """A logged statement's first words, enough to tell the statements apart."""
-    words = re.sub(r"\(.*", "", text.strip(), flags=re.DOTALL).split()
+    """A logged statement's first words, enough to tell the statements apart; a statement
+    that begins with ``WITH`` and writes first is named by that write (the settlement:
+    ``UPDATE jobs``)."""
+    text = text.strip()
+    first = _FIRST_PART.match(text)
+    if first:
+        kind = statement_kind(first.group(1))
+        if kind.split(" ", 1)[0].upper() in {"UPDATE", "INSERT", "DELETE"}:
+            return kind
+    words = re.sub(r"\(.*", "", text, flags=re.DOTALL).split()
     if not words:
         return ""
     return " ".join(words[:2]) if words[0].upper() in {"SELECT", "UPDATE"} else words[0]

@@ -1,8 +1,8 @@
 """``migrate-to-postgres``: an existing SQLite database copied into an empty PostgreSQL one.
 
-One transaction on PostgreSQL: every table row for row, the counters as they are (the job
-triggers are off while the jobs come in, so nothing is counted twice), the id sequences moved
-past the copied ids, then the row counts compared. Any difference rolls it all back.
+One transaction on PostgreSQL: every table row for row, the counters as they are (copied rows
+go around the reservation and the settlement, so nothing is counted twice), the id sequences
+moved past the copied ids, then the row counts compared. Any difference rolls it all back.
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ async def _copy(path: Path, target: PostgresDatabase) -> dict[str, int]:
                         f"the PostgreSQL database {target.shown_as} is not empty (table "
                         f"{table} has rows); copy into a new, empty database"
                     )
-            await conn.execute(q.DISABLE_JOB_TRIGGERS)
             expected: dict[str, int] = {}
             for table in q.COPIED_TABLES:
                 columns = tables.get(table, [])
@@ -80,7 +79,6 @@ async def _copy(path: Path, target: PostgresDatabase) -> dict[str, int]:
                     )
                 expected[table] = len(rows)
                 log.info("copied %d rows of %s", len(rows), table)
-            await conn.execute(q.ENABLE_JOB_TRIGGERS)
             for table in q.IDENTITY_TABLES:
                 await conn.execute(q.sync_identity(table))
             for table, count in expected.items():

@@ -32,7 +32,7 @@ RECORD_VERSION = (
     "VALUES ($1, $2, extract(epoch FROM now()))"
 )
 # Counters that must equal what the open jobs hold: a mismatch means a write went around the
-# triggers (a hand edit, a broken copy).
+# reservation and the settlement (a hand edit, a broken copy).
 INTEGRITY_CHECK = """
 SELECT (SELECT COALESCE(SUM(reserved), 0) FROM budget_usage)
      = (SELECT COALESCE(SUM(credits_reserved), 0) FROM jobs WHERE state IN ('queued', 'running'))
@@ -48,7 +48,8 @@ SET_META = (
 
 _JOBS = ", ".join(JOB_COLUMNS)
 
-# The function (migration 0001) locks the scope's day, checks every limit and inserts the row.
+# The function (migration 0006) takes the locks its limits need, checks them, inserts the row
+# and counts it.
 RESERVE_JOB = (
     "SELECT reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
     "$17, $18, $19, $20, $21, $22, $23)"
@@ -59,22 +60,47 @@ MARK_RUNNING = (
     "RETURNING id"
 )
 
-# The trigger jobs_settle moves the credits from reserved to charged (and refunds the rest). A
-# second settlement waits for the first one's row lock, then finds the job no longer open.
+# The settlement moves the credits from reserved to charged (and refunds the rest), counts the
+# USD against the day and forgets the reply's token, in one statement (migration 0006 dropped
+# the triggers that did it). The row lock on the job comes first, then bot_spend's row, then
+# budget_usage's, as in every writer: each part reads the one before it, so they run in that
+# order. A second settlement waits for the first one's row lock, then finds the job no longer
+# open and writes nothing.
 FINISH_JOB = """
-UPDATE jobs
-   SET state = $1,
-       credits_charged = LEAST($2, credits_reserved),
-       images_delivered = $3,
-       api_credits = COALESCE($4, api_credits),
-       usd = COALESCE($5, usd),
-       enhanced_prompt = COALESCE($6, enhanced_prompt),
-       message_id = COALESCE($7, message_id),
-       error_class = $8,
-       error_detail = $9,
-       finished_at = $10
- WHERE id = $11 AND state IN ('queued', 'running')
-RETURNING id
+WITH settled AS (
+    UPDATE jobs
+       SET state = $1,
+           credits_charged = LEAST($2, credits_reserved),
+           images_delivered = $3,
+           api_credits = COALESCE($4, api_credits),
+           usd = COALESCE($5, usd),
+           enhanced_prompt = COALESCE($6, enhanced_prompt),
+           message_id = COALESCE($7, message_id),
+           error_class = $8,
+           error_detail = $9,
+           finished_at = $10
+     WHERE id = $11 AND state IN ('queued', 'running')
+    RETURNING id, scope, budget_day, bot_day, user_id, usd, usd_reserved, credits_reserved,
+              credits_charged
+),
+spend AS (
+    INSERT INTO bot_spend (day, scope, user_id, usd)
+    SELECT bot_day, scope, user_id, COALESCE(usd, 0) - usd_reserved FROM settled
+    ON CONFLICT (day, scope, user_id) DO UPDATE SET usd = bot_spend.usd + excluded.usd
+    RETURNING 1
+),
+counted AS (
+    UPDATE budget_usage AS b
+       SET reserved = b.reserved - s.credits_reserved,
+           charged = b.charged + s.credits_charged
+      FROM settled AS s
+     WHERE b.scope = s.scope AND b.day = s.budget_day AND b.user_id = s.user_id
+       AND EXISTS (SELECT FROM spend)
+),
+forgotten AS (
+    DELETE FROM job_replies AS r USING settled AS s WHERE r.job_id = s.id
+)
+SELECT id FROM settled
 """
 
 GET_JOB = f"SELECT {_JOBS} FROM jobs WHERE id = $1"
@@ -276,9 +302,6 @@ UNCOPIED_TABLES = ("cluster_processes", "cluster_jobs", "identify_turns")
 # The tables whose ids are an identity: after rows come in with their own ids, the next id
 # must follow the largest copied one.
 IDENTITY_TABLES = ("jobs", "budget_grant", "blocklist", "audit_log")
-# The counters are copied as they are, so the triggers must not add the copied jobs again.
-DISABLE_JOB_TRIGGERS = "ALTER TABLE jobs DISABLE TRIGGER USER"
-ENABLE_JOB_TRIGGERS = "ALTER TABLE jobs ENABLE TRIGGER USER"
 
 
 def count_rows(table: str) -> str:

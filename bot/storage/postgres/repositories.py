@@ -100,8 +100,9 @@ class PostgresJobs:
         error_class: str | None = None,
         error_detail: str | None = None,
     ) -> bool:
-        """Move an open job to a terminal state, settling its credits (the trigger refunds the
-        rest). Returns False if the job was no longer open, so each job settles exactly once."""
+        """Move an open job to a terminal state, settling its credits and refunding the rest in
+        the same statement. Returns False if the job was no longer open, so each job settles
+        exactly once."""
         if state not in TERMINAL_STATES:
             raise ValueError(f"not a terminal state: {state}")
         settled = await self._db.fetchone(
