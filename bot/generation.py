@@ -23,7 +23,7 @@ from bot.catalogue import ASPECT_RATIOS, MODELS, ModelSpec
 from bot.cluster import Cluster
 from bot.config import Settings
 from bot.errors import ImagenError, RefusedError, ShuttingDownError, UserInputError
-from bot.ledger import Ledger, Scope, guild_scope, personal_scope
+from bot.ledger import BudgetExceededError, Ledger, Scope, guild_scope, personal_scope
 from bot.members import apply_defaults, max_images, private_allowed
 from bot.moderation import sanitize_for_display
 from bot.options import MEMBER_DEFAULTS_KEY, ImagineOptions, find_model
@@ -266,7 +266,17 @@ class GenerationService:
             usd_estimate=model.usd_per_image * api_request.count,
             parent_job_id=req.parent_job_id,
         )
-        job_id = await self.ledger.reserve(scope, req.role_ids, job)
+        # The cooldown again, in the reserving statement: a request sent at the same time as
+        # this one may have reserved since the check above.
+        since = (
+            None if gs is None or gs.cooldown_seconds <= 0 else self._clock() - gs.cooldown_seconds
+        )
+        try:
+            job_id = await self.ledger.reserve(scope, req.role_ids, job, cooldown_since=since)
+        except BudgetExceededError:
+            if since is not None:
+                await self.check_cooldown(req, gs, scope)
+            raise
         try:
             ticket = self.queue.admit(req.user_id, job_id)
             if self.cluster is not None:

@@ -167,8 +167,16 @@ class Ledger:
         at = self.now()
         return scope.day(at), UTC_SCOPE.day(at)
 
-    async def reserve(self, scope: Scope, role_ids: Iterable[int], job: NewJob) -> int:
-        """Insert the job, reserving its credits, or raise ``BudgetExceededError`` saying why."""
+    async def reserve(
+        self,
+        scope: Scope,
+        role_ids: Iterable[int],
+        job: NewJob,
+        *,
+        cooldown_since: float | None = None,
+    ) -> int:
+        """Insert the job, reserving its credits, or raise ``BudgetExceededError`` saying why.
+        With ``cooldown_since``, a job of the member in the scope since then refuses it too."""
         # One round trip: the reserving statement reads the server's rules itself. This runs
         # before every /imagine is acknowledged (see docs/performance.md).
         roles = tuple(role_ids)
@@ -178,6 +186,7 @@ class Ledger:
             usd_cap=self._usd_cap,
             guild_id=scope.guild_id,
             role_ids=roles,
+            cooldown_since=cooldown_since,
         )
         job_id = await self._db.jobs.reserve_job(job, check)
         if job_id is not None:

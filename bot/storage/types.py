@@ -59,6 +59,10 @@ class BudgetCheck:
     usd_cap: float | None
     guild_id: int | None = None
     role_ids: tuple[int, ...] = ()
+    # The server's cooldown: no job of the member in the scope created after this time (jobs the
+    # bot itself refused or cut off start none). Checked by the same statement, so two requests
+    # sent at once cannot both pass it.
+    cooldown_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,6 +80,7 @@ class PostgresJobs:
             check.usd_cap,
             check.guild_id,
             list(check.role_ids),
+            check.cooldown_since,
         )
         return None if job_id is None else int(job_id)
 

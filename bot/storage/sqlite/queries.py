@@ -47,7 +47,11 @@ SET_META = (
 
 _JOBS = ", ".join(JOB_COLUMNS)
 
-RESERVE_JOB = """
+# Jobs the bot itself refused or cut off (queue full, shutdown, crash) start no cooldown: the
+# member did nothing wrong.
+NO_COOLDOWN = "('queue_full', 'shutting_down', 'interrupted')"
+
+RESERVE_JOB = f"""
 INSERT INTO jobs (guild_id, channel_id, user_id, scope, budget_day, bot_day, model,
                   prompt, negative_prompt, aspect_ratio, count, seed, params_json,
                   state, credits_reserved, usd_reserved, parent_job_id, created_at,
@@ -80,6 +84,11 @@ WHERE COALESCE((SELECT reserved + charged FROM budget_usage
   AND (:usd_cap IS NULL
        OR COALESCE((SELECT usd FROM bot_spend WHERE day = :bot_day), 0) + :usd
           <= :usd_cap)
+  AND (:cooldown_since IS NULL
+       OR NOT EXISTS (SELECT 1 FROM jobs
+                       WHERE user_id = :user_id AND scope = :scope
+                         AND created_at > :cooldown_since
+                         AND COALESCE(error_class, '') NOT IN {NO_COOLDOWN}))
 RETURNING id
 """
 
@@ -111,11 +120,9 @@ RECENT_JOBS = f"SELECT {_JOBS} FROM jobs WHERE user_id = ? ORDER BY id DESC LIMI
 RECENT_JOBS_IN_GUILD = (
     f"SELECT {_JOBS} FROM jobs WHERE user_id = ? AND guild_id = ? ORDER BY id DESC LIMIT ?"
 )
-# Jobs the bot itself refused or cut off (queue full, shutdown, crash) start no cooldown: the
-# member did nothing wrong.
 LAST_JOB_TIME = (
     "SELECT MAX(created_at) AS t FROM jobs WHERE user_id = ? AND scope = ? "
-    "AND COALESCE(error_class, '') NOT IN ('queue_full', 'shutting_down', 'interrupted')"
+    f"AND COALESCE(error_class, '') NOT IN {NO_COOLDOWN}"
 )
 
 # An open job's reply (table job_replies, deleted by a trigger when the job settles). A token is

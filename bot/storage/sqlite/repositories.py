@@ -109,6 +109,7 @@ class SQLiteJobs:
                 "usd_cap": check.usd_cap,
                 "rules_guild": check.guild_id,
                 "role_ids": json.dumps(list(check.role_ids)),
+                "cooldown_since": check.cooldown_since,
             },
         )
         return None if row is None else int(row["id"])
