@@ -134,7 +134,7 @@ async def test_a_populated_sqlite_file_is_copied_whole_and_budgets_stay_exact(
             assert new > open_job  # ids go on after the copied ones
             granted += 1
         assert granted == 6 + 2 - open_credits
-        # The job that was open settles once, through the triggers, on PostgreSQL.
+        # The job that was open settles once, on PostgreSQL.
         assert await db.jobs.finish_job(open_job, state="failed")
         assert not await db.jobs.finish_job(open_job, state="done", credits_charged=3)
         assert (await db.budgets.usage(scope.key, day, USER)).used == granted
