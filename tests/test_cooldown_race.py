@@ -4,19 +4,23 @@ checks it again, on both backends, so two quick requests cannot both pass it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from bot.ledger import BudgetExceededError, Ledger, guild_scope
 from bot.storage import Database
+from bot.storage.postgres import PostgresDatabase
 from tests.fakes.discord import FakeInteraction
 from tests.harness import Stack, eventually, fake_stack, new_job, running_bot
-from tests.postgres import Backend
+from tests.postgres import Backend, requires_postgres
 from tests.storage_sql import sql_rows
 from tests.test_e2e_admin import admin, guilds
+from tests.test_storage_postgres import jobs_on, lock_waits, until
 
 GUILD = 1000
 USER = 42
@@ -99,3 +103,38 @@ async def test_two_requests_sent_at_once_in_a_cooldown_run_one(stack: Stack) -> 
         rows = await sql_rows(bot.db, "SELECT COUNT(*) AS n FROM jobs")
         assert rows[0]["n"] == 1
         await eventually(lambda: len(stack.api.requests) == 1, 30, "the one job's API call")
+
+
+@requires_postgres
+async def test_a_cooldown_holds_across_the_days_boundary_on_postgres(pg_url: str) -> None:
+    """One request reserves, uncommitted, on one budget day; the member's next request falls on
+    the next day (the boundary passed between them). It waits for the first and is refused: with
+    a lock naming the day it checks before the first commits, and both run."""
+    async with await PostgresDatabase.open(pg_url) as db:
+        ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
+        scope = guild_scope(GUILD, "UTC")
+        since = time.time() - COOLDOWN_S
+        conn = await asyncpg.connect(pg_url)
+        try:
+            held = conn.transaction()
+            await held.start()
+            first = Ledger(jobs_on(conn, db), default_daily_credits=10, usd_cap=None)
+            await first.reserve(scope, (), new_job(ledger, scope), cooldown_since=since)
+            tomorrow = dataclasses.replace(new_job(ledger, scope), budget_day="9999-12-31")
+            reserving = asyncio.create_task(
+                ledger.reserve(scope, (), tomorrow, cooldown_since=since)
+            )
+            await until(
+                lambda: _waiting_or_done(db, reserving), "the reservation to wait or finish"
+            )
+            assert not reserving.done(), "reserved without waiting for the member's other job"
+            await held.commit()
+        finally:
+            await conn.close()
+        with pytest.raises(BudgetExceededError):
+            await asyncio.wait_for(reserving, 60)
+        assert len(await db.jobs.open_jobs()) == 1
+
+
+async def _waiting_or_done(db: PostgresDatabase, task: asyncio.Task[int]) -> bool:
+    return task.done() or await lock_waits(db) > 0

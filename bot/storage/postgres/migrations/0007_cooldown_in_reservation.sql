@@ -1,8 +1,10 @@
 -- The server's cooldown is checked by the reservation itself, after the member's lock (24), so
 -- that two requests of one member sent at once cannot both pass it (the check before the
 -- reservation reads, then reserves, across a round trip). A job the bot refused or cut off
--- starts no cooldown, as in LAST_JOB_TIME (bot/storage/postgres/queries.py). The function gains
--- a parameter, so the old one goes; its body is 0006's with that one condition added.
+-- starts no cooldown, as in LAST_JOB_TIME (bot/storage/postgres/queries.py). The member's lock
+-- no longer names the day: a cooldown spans the day's boundary, and two requests sent in the
+-- same instant on either side of it must still take turns. The function gains a parameter, so
+-- the old one goes; its body is 0006's with those two changes.
 
 DROP FUNCTION reserve_job(
     BIGINT, BIGINT, BIGINT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, TEXT, INTEGER, BIGINT, TEXT,
@@ -36,7 +38,7 @@ BEGIN
             RETURN NULL;
         END IF;
     END IF;
-    PERFORM pg_advisory_xact_lock(24, hashtext(p_scope || '|' || p_day || '|' || p_user_id));
+    PERFORM pg_advisory_xact_lock(24, hashtext(p_scope || '|' || p_user_id));
     WITH allowed AS (
         SELECT COALESCE((SELECT reserved + charged FROM budget_usage
                           WHERE scope = p_scope AND day = p_day AND user_id = p_user_id), 0)
