@@ -9,18 +9,18 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from bot.ledger import BudgetExceededError, Ledger, guild_scope
 from bot.storage import Database
 from bot.storage.postgres import PostgresDatabase
 from tests.fakes.discord import FakeInteraction
-from tests.harness import Stack, eventually, fake_stack, new_job, running_bot
+from tests.harness import Stack, fake_stack, new_job, running_bot
 from tests.postgres import Backend, requires_postgres
 from tests.storage_sql import sql_rows
 from tests.test_e2e_admin import admin, guilds
-from tests.test_storage_postgres import jobs_on, lock_waits, until
+from tests.test_e2e_imagine import settled
+from tests.test_storage_postgres import refused_after_the_held_one
 
 GUILD = 1000
 USER = 42
@@ -100,9 +100,11 @@ async def test_two_requests_sent_at_once_in_a_cooldown_run_one(stack: Stack) -> 
         assert len(refused) == 3, [a.data for a in answers]
         for answer in refused:
             assert answer.data["flags"] & 64 and "cooldown" in answer.data["content"]
-        rows = await sql_rows(bot.db, "SELECT COUNT(*) AS n FROM jobs")
-        assert rows[0]["n"] == 1
-        await eventually(lambda: len(stack.api.requests) == 1, 30, "the one job's API call")
+        rows = await sql_rows(bot.db, "SELECT id FROM jobs")
+        assert len(rows) == 1
+        done = await settled(bot, int(rows[0]["id"]))
+        assert (done.state, done.credits_charged) == ("done", 1)
+        assert len(stack.api.requests) == 1
 
 
 @requires_postgres
@@ -114,27 +116,12 @@ async def test_a_cooldown_holds_across_the_days_boundary_on_postgres(pg_url: str
         ledger = Ledger(db, default_daily_credits=10, usd_cap=None)
         scope = guild_scope(GUILD, "UTC")
         since = time.time() - COOLDOWN_S
-        conn = await asyncpg.connect(pg_url)
-        try:
-            held = conn.transaction()
-            await held.start()
-            first = Ledger(jobs_on(conn, db), default_daily_credits=10, usd_cap=None)
-            await first.reserve(scope, (), new_job(ledger, scope), cooldown_since=since)
-            tomorrow = dataclasses.replace(new_job(ledger, scope), budget_day="9999-12-31")
-            reserving = asyncio.create_task(
-                ledger.reserve(scope, (), tomorrow, cooldown_since=since)
-            )
-            await until(
-                lambda: _waiting_or_done(db, reserving), "the reservation to wait or finish"
-            )
-            assert not reserving.done(), "reserved without waiting for the member's other job"
-            await held.commit()
-        finally:
-            await conn.close()
-        with pytest.raises(BudgetExceededError):
-            await asyncio.wait_for(reserving, 60)
-        assert len(await db.jobs.open_jobs()) == 1
-
-
-async def _waiting_or_done(db: PostgresDatabase, task: asyncio.Task[int]) -> bool:
-    return task.done() or await lock_waits(db) > 0
+        tomorrow = dataclasses.replace(new_job(ledger, scope), budget_day="9999-12-31")
+        await refused_after_the_held_one(
+            db,
+            pg_url,
+            hold=lambda held: Ledger(held, default_daily_credits=10, usd_cap=None).reserve(
+                scope, (), new_job(ledger, scope), cooldown_since=since
+            ),
+            attempt=lambda: ledger.reserve(scope, (), tomorrow, cooldown_since=since),
+        )

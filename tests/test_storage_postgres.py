@@ -44,6 +44,34 @@ async def until(check: Callable[[], Awaitable[object]], what: str, timeout: floa
         await asyncio.sleep(0.02)
 
 
+async def refused_after_the_held_one(
+    db: PostgresDatabase,
+    pg_url: str,
+    hold: Callable[[PostgresDatabase], Awaitable[object]],
+    attempt: Callable[[], Awaitable[object]],
+) -> None:
+    """``hold`` reserves through another connection in a transaction left open; ``attempt`` must
+    wait for it, then be refused once it commits: one job stays open, not two."""
+    conn = await asyncpg.connect(pg_url)
+    try:
+        held = conn.transaction()
+        await held.start()
+        await hold(jobs_on(conn, db))
+        reserving = asyncio.ensure_future(attempt())
+
+        async def waiting_or_done() -> bool:
+            return reserving.done() or await lock_waits(db) > 0
+
+        await until(waiting_or_done, "the reservation to wait for the lock")
+        assert not reserving.done(), "reserved without waiting for the one in flight"
+        await held.commit()
+    finally:
+        await conn.close()
+    with pytest.raises(BudgetExceededError):
+        await asyncio.wait_for(reserving, 60)
+    assert len(await db.jobs.open_jobs()) == 1
+
+
 async def lock_waits(db: PostgresDatabase) -> int:
     """Sessions on this database waiting for a lock."""
     return int(
@@ -79,24 +107,14 @@ async def test_a_reservation_waits_for_one_in_flight_then_counts_it(
     second = guild_scope(GUILD + 1, "UTC") if limit == "usd cap" else first
     second_user = USER + 1 if limit == "server cap" else USER
     ledger = Ledger(db, default_daily_credits=budget, usd_cap=usd_cap)
-
-    conn = await asyncpg.connect(pg_url)
-    try:
-        held = conn.transaction()
-        await held.start()
-        in_flight = Ledger(jobs_on(conn, db), default_daily_credits=budget, usd_cap=usd_cap)
-        await in_flight.reserve(first, (), new_job(ledger, first))
-        reserving = asyncio.create_task(
-            ledger.reserve(second, (), new_job(ledger, second, user=second_user))
-        )
-        await until(lambda: lock_waits(db), "the reservation to wait for the lock")
-        assert not reserving.done()
-        await held.commit()
-    finally:
-        await conn.close()
-    with pytest.raises(BudgetExceededError):
-        await asyncio.wait_for(reserving, 60)
-    assert len(await db.jobs.open_jobs()) == 1
+    await refused_after_the_held_one(
+        db,
+        pg_url,
+        hold=lambda held: Ledger(held, default_daily_credits=budget, usd_cap=usd_cap).reserve(
+            first, (), new_job(ledger, first)
+        ),
+        attempt=lambda: ledger.reserve(second, (), new_job(ledger, second, user=second_user)),
+    )
 
 
 async def test_a_reset_waits_for_a_settlement_and_reports_what_it_cleared(

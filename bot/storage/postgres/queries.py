@@ -48,8 +48,8 @@ SET_META = (
 
 _JOBS = ", ".join(JOB_COLUMNS)
 
-# The function (migration 0006) takes the locks its limits need, checks them, inserts the row
-# and counts it.
+# The function (migration 0007) takes the locks its limits need, checks them and the server's
+# cooldown, inserts the row and counts it.
 RESERVE_JOB = (
     "SELECT reserve_job($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
     "$17, $18, $19, $20, $21, $22, $23, $24)"
